@@ -1,0 +1,244 @@
+"""The narwhals bridge: frames in, numpy columns to the kernels, frames of the same kind out.
+
+Every frame-taking function converts through here, once, on the way in and
+once on the way out. Checks happen here too, before any work is done: a
+missing column is a `SchemaError` that suggests the closest name, a null, NaN
+or infinite value is a `ValidationError` naming its row, and a naive
+timestamp column is refused. The caller's frame is never modified.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias
+
+import narwhals.stable.v2 as nw
+import numpy as np
+import numpy.typing as npt
+
+from relmark.exceptions import SchemaError, ValidationError
+
+__all__ = [
+    "Frame",
+    "TimeColumn",
+    "column",
+    "eager_frame",
+    "float_column",
+    "frame_like",
+    "key_column",
+    "time_column",
+]
+
+Frame: TypeAlias = Any
+"""Any eager dataframe narwhals accepts: pandas, polars, pyarrow, modin, cuDF ..."""
+
+
+def eager_frame(data: object, *, argument: str = "data") -> nw.DataFrame[Any]:
+    """Wrap `data` as an eager narwhals frame, or raise `ValidationError`.
+
+    Examples:
+        >>> import pandas as pd
+        >>> eager_frame(pd.DataFrame({"a": [1]})).columns
+        ['a']
+    """
+    if isinstance(data, nw.DataFrame):
+        return data
+    try:
+        return nw.from_native(data, eager_only=True)
+    except TypeError as exc:
+        lazy = type(data).__name__.lower()
+        hint = (
+            "collect it first, e.g. lazy_frame.collect()"
+            if "lazy" in lazy or "relation" in lazy
+            else "pass a pandas or polars DataFrame or a pyarrow Table"
+        )
+        raise ValidationError(
+            f"expected an eager dataframe, got {type(data).__module__}.{type(data).__name__}",
+            column=argument,
+            hint=hint,
+        ) from exc
+
+
+def column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> nw.Series[Any]:
+    """Return column `name` of `frame`, or raise `SchemaError` with the closest names.
+
+    Examples:
+        >>> import pandas as pd
+        >>> column(eager_frame(pd.DataFrame({"amount": [1.0]})), "amuont", argument="monetary_col")
+        Traceback (most recent call last):
+        ...
+        relmark.exceptions.SchemaError: no column 'amuont' (given as monetary_col); did you mean 'amount'? (column 'amuont')
+        Hint: pass monetary_col= with one of the frame's columns: 'amount'
+    """
+    names = frame.columns
+    if not isinstance(name, str) or name not in names:
+        close = difflib.get_close_matches(str(name), names, n=3, cutoff=0.6)
+        mean = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        shown = ", ".join(repr(c) for c in names[:20]) + (" ..." if len(names) > 20 else "")
+        raise SchemaError(
+            f"no column {name!r} (given as {argument}){mean}",
+            column=str(name),
+            hint=f"pass {argument}= with one of the frame's columns: {shown}",
+        )
+    return frame.get_column(name)
+
+
+def _first_true(mask: npt.NDArray[np.bool_]) -> int:
+    return int(np.argmax(mask))
+
+
+def _check_nulls(series: nw.Series[Any], argument: str) -> None:
+    if series.null_count():
+        row = _first_true(series.is_null().to_numpy())
+        raise ValidationError(
+            f"missing value in {argument}",
+            column=series.name,
+            row=row,
+            hint="drop or fill the rows with missing values before calling",
+        )
+
+
+def key_column(
+    frame: nw.DataFrame[Any], name: object, *, argument: str
+) -> tuple[nw.Series[Any], npt.NDArray[np.int64]]:
+    """A grouping column and int64 keys with one value per distinct entry.
+
+    Integer columns are used as they are (no copy for int64); any other
+    column is factorised. Either way the keys sort as the ids do.
+
+    Examples:
+        >>> import polars as pl
+        >>> series, keys = key_column(eager_frame(pl.DataFrame({"c": ["b", "a", "b"]})), "c", argument="c")
+        >>> keys[0] == keys[2] != keys[1]
+        np.True_
+    """
+    series = column(frame, name, argument=argument)
+    _check_nulls(series, argument)
+    if series.dtype.is_integer():
+        return series, np.asarray(series.to_numpy(), dtype=np.int64)
+    return series, _factorize(series)
+
+
+def _factorize(series: nw.Series[Any]) -> npt.NDArray[np.int64]:
+    native = series.to_native()
+    if nw.dependencies.is_pandas_like_series(native):
+        codes = native.factorize(sort=True)[0]  # hash-based; codes follow sorted ids
+        return np.asarray(codes, dtype=np.int64)
+    values = series.to_numpy()
+    _, codes = np.unique(values, return_inverse=True)
+    return np.asarray(codes, dtype=np.int64).reshape(-1)
+
+
+def float_column(
+    frame: nw.DataFrame[Any], name: object, *, argument: str
+) -> npt.NDArray[np.float64]:
+    """A numeric column as float64, refusing nulls, NaN and infinities.
+
+    Examples:
+        >>> import pandas as pd
+        >>> float_column(eager_frame(pd.DataFrame({"x": [1.0, float("nan")]})), "x", argument="x")
+        Traceback (most recent call last):
+        ...
+        relmark.exceptions.ValidationError: x is missing or NaN (column 'x', row 1)
+        Hint: drop those rows or fill them (e.g. with 0) before calling
+    """
+    series = column(frame, name, argument=argument)
+    if not series.dtype.is_numeric():
+        raise SchemaError(
+            f"{argument} must be numeric, but column {name!r} is {series.dtype}",
+            column=str(name),
+            hint="cast it to a float column first",
+        )
+    if not series.dtype.is_float():
+        _check_nulls(series, argument)
+    values = np.asarray(series.to_numpy(), dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row = _first_true(bad)
+        kind = "missing or NaN" if np.isnan(values[row]) else "infinite"
+        raise ValidationError(
+            f"{argument} is {kind}",
+            column=str(name),
+            row=row,
+            value=float(values[row]),
+            hint="drop those rows or fill them (e.g. with 0) before calling",
+        )
+    return values
+
+
+class TimeColumn:
+    """A timestamp column on the wall clock of its own time zone.
+
+    Attributes:
+        values: `datetime64` wall-clock times, in the column's own resolution.
+        timezone: The column's IANA zone (or offset), None for a date column.
+    """
+
+    __slots__ = ("timezone", "values")
+
+    def __init__(self, values: npt.NDArray[np.datetime64], timezone: str | None) -> None:
+        self.values = values
+        self.timezone = timezone
+
+
+def time_column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> TimeColumn:
+    """A timestamp column as wall-clock `datetime64` in its own zone.
+
+    Aware timestamp columns are read on the wall clock of their zone (so days
+    are that zone's calendar days); date columns are read as calendar dates.
+    Naive timestamps and strings are refused.
+
+    Examples:
+        >>> import pandas as pd
+        >>> naive = pd.DataFrame({"t": pd.to_datetime(["2024-01-01 10:00"])})
+        >>> time_column(eager_frame(naive), "t", argument="datetime_col")
+        Traceback (most recent call last):
+        ...
+        relmark.exceptions.ValidationError: column 't' holds naive timestamps (no time zone) (column 't', row 0)
+        Hint: attach the zone they were recorded in, e.g. df['t'].dt.tz_localize('UTC') in pandas or pl.col('t').dt.replace_time_zone('UTC') in polars
+    """
+    series = column(frame, name, argument=argument)
+    dtype = series.dtype
+    if isinstance(dtype, nw.Datetime):
+        if dtype.time_zone is None:
+            raise ValidationError(
+                f"column {name!r} holds naive timestamps (no time zone)",
+                column=str(name),
+                row=0,
+                hint=f"attach the zone they were recorded in, e.g. df[{name!r}].dt.tz_localize('UTC')"
+                f" in pandas or pl.col({name!r}).dt.replace_time_zone('UTC') in polars",
+            )
+        _check_nulls(series, argument)
+        wall = series.dt.replace_time_zone(None)
+        return TimeColumn(np.asarray(wall.to_numpy()), dtype.time_zone)
+    if isinstance(dtype, nw.Date):
+        _check_nulls(series, argument)
+        values = series.to_numpy()
+        return TimeColumn(np.asarray(values, dtype="datetime64[D]"), None)
+    hint = (
+        "parse it first, e.g. pd.to_datetime(df[col], utc=True) or pl.col(col).str.to_datetime()"
+        if dtype == nw.String
+        else "pass a timezone-aware timestamp column"
+    )
+    raise SchemaError(
+        f"{argument} must be a timezone-aware timestamp column, but {name!r} is {dtype}",
+        column=str(name),
+        hint=hint,
+    )
+
+
+def frame_like(
+    like: nw.DataFrame[Any],
+    columns: Mapping[str, nw.Series[Any] | npt.NDArray[Any] | Sequence[Any]],
+) -> Frame:
+    """Build a native frame of the same backend as `like` from columns.
+
+    Examples:
+        >>> import polars as pl
+        >>> import numpy as np
+        >>> like = eager_frame(pl.DataFrame({"a": [1]}))
+        >>> type(frame_like(like, {"x": np.array([1.5, 2.5])})).__name__
+        'DataFrame'
+    """
+    return nw.from_dict(dict(columns), backend=like.implementation).to_native()

@@ -1,0 +1,293 @@
+"""Time at the boundary: aware-datetime coercion, pendulum <-> datetime64[us], time units.
+
+Everything that enters relmark as a point in time passes through here once.
+A naive timestamp (no zone, no offset) is a `ValidationError`, never silently
+UTC. Kernels see `datetime64[us]`; records see `pendulum.DateTime`.
+
+The one type that cannot carry a zone at all, numpy's `datetime64`, is read as
+UTC: that is numpy's own convention and the one relmark's kernels use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Final, Literal, TypeAlias, get_args
+
+import numpy as np
+import numpy.typing as npt
+import pendulum
+
+from relmark.exceptions import ValidationError
+
+__all__ = [
+    "TIME_UNITS",
+    "TimeLike",
+    "TimeUnit",
+    "from_utc_us",
+    "period_index",
+    "period_of",
+    "to_datetime",
+    "to_utc_us",
+    "unit_length_us",
+    "validate_time_unit",
+    "validate_timezone",
+    "wall_us",
+]
+
+TimeUnit: TypeAlias = Literal["D", "W", "h"]
+"""A period length: "D" days, "W" weeks (Monday to Sunday, pandas' `W-SUN`), "h" hours."""
+
+TIME_UNITS: Final[tuple[str, ...]] = get_args(TimeUnit)
+
+TimeLike: TypeAlias = "dt.datetime | pendulum.DateTime | str | np.datetime64"
+"""What relmark accepts as one point in time."""
+
+_US_PER: Final[dict[str, int]] = {"h": 3_600_000_000, "D": 86_400_000_000, "W": 604_800_000_000}
+# 1970-01-01 was a Thursday; weeks start on Monday, three days earlier.
+_WEEK_SHIFT_US: Final[int] = 3 * 86_400_000_000
+_UTC: Final = pendulum.UTC
+
+
+def validate_time_unit(unit: object, *, argument: str = "time_unit") -> TimeUnit:
+    """Return `unit` if relmark knows it, else raise `ValidationError`.
+
+    Examples:
+        >>> validate_time_unit("W")
+        'W'
+    """
+    if unit not in TIME_UNITS:
+        raise ValidationError(
+            f"unknown time unit {unit!r}",
+            column=argument,
+            value=unit,
+            hint=f"use one of {', '.join(repr(u) for u in TIME_UNITS)}"
+            " (days, weeks starting Monday, hours)",
+        )
+    return unit  # type: ignore[return-value]
+
+
+def unit_length_us(unit: TimeUnit) -> int:
+    """Length of one `unit` in microseconds.
+
+    Examples:
+        >>> unit_length_us("D")
+        86400000000
+    """
+    return _US_PER[unit]
+
+
+def validate_timezone(name: object, *, argument: str = "timezone") -> str:
+    """Return `name` if it is an IANA time zone name, else raise `ValidationError`.
+
+    An offset such as "+02:00" is refused: it has no daylight-saving rules.
+
+    Examples:
+        >>> validate_timezone("Europe/Paris")
+        'Europe/Paris'
+    """
+    if not isinstance(name, str) or not name:
+        raise ValidationError(
+            f"a time zone must be an IANA name such as 'Europe/Paris', got {name!r}",
+            column=argument,
+            value=name,
+        )
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(
+            f"{name!r} is not an IANA time zone name",
+            column=argument,
+            value=name,
+            hint="use a name from the tz database such as 'America/New_York' or 'UTC';"
+            " a bare offset has no daylight-saving rules",
+        ) from exc
+    return name
+
+
+def to_datetime(value: object, *, argument: str = "datetime") -> pendulum.DateTime:
+    """Coerce one aware point in time to a `pendulum.DateTime`, keeping its zone.
+
+    Accepts `datetime.datetime` (and pandas `Timestamp`) with a `tzinfo`,
+    `pendulum.DateTime`, ISO-8601 strings with an offset or `Z` (optionally
+    followed by an IANA zone in brackets, RFC 9557 style:
+    `2024-03-31T03:30:00+02:00[Europe/Paris]`), and numpy `datetime64`
+    (read as UTC).
+
+    Raises:
+        ValidationError: if `value` is naive, a date without a time, a string
+            without an offset, or not a point in time at all.
+
+    Examples:
+        >>> to_datetime("2024-03-31T01:30:00+01:00")
+        DateTime(2024, 3, 31, 1, 30, 0, tzinfo=FixedTimezone(3600, name="+01:00"))
+        >>> to_datetime("2024-03-31T03:30:00+02:00[Europe/Paris]").timezone_name
+        'Europe/Paris'
+        >>> to_datetime("2024-03-31 01:30")
+        Traceback (most recent call last):
+        ...
+        relmark.exceptions.ValidationError: '2024-03-31 01:30' has no time zone offset (column 'datetime')
+        Hint: write it with an offset, e.g. '2024-03-31 01:30+00:00' or '2024-03-31 01:30Z'
+    """
+    if isinstance(value, pendulum.DateTime):
+        if value.tzinfo is None:
+            raise _naive(value, argument)
+        return value
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise _naive(value, argument)
+        return pendulum.instance(value)
+    if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            raise ValidationError("missing timestamp (NaT)", column=argument, value=value)
+        us = int(value.astype("datetime64[us]").astype(np.int64))
+        return from_utc_us(us)
+    if isinstance(value, str):
+        return _parse_iso(value, argument)
+    if isinstance(value, dt.date):
+        raise ValidationError(
+            f"{value!r} is a date, not a point in time",
+            column=argument,
+            value=value,
+            hint="pass an aware datetime, e.g. pendulum.datetime(y, m, d, tz='Europe/Paris')",
+        )
+    raise ValidationError(
+        f"expected an aware datetime, an ISO-8601 string with an offset or a datetime64,"
+        f" got {type(value).__name__}",
+        column=argument,
+        value=value,
+    )
+
+
+def _parse_iso(text: str, argument: str) -> pendulum.DateTime:
+    stamp, zone = text.strip(), None
+    if stamp.endswith("]") and "[" in stamp:
+        stamp, _, zone = stamp[:-1].partition("[")
+    try:
+        parsed = dt.datetime.fromisoformat(stamp)
+    except ValueError as exc:
+        raise ValidationError(
+            f"{text!r} is not an ISO-8601 timestamp",
+            column=argument,
+            value=text,
+            hint="write it as e.g. '2024-05-01T09:30:00+02:00'",
+        ) from exc
+    if parsed.tzinfo is None:
+        raise ValidationError(
+            f"{text!r} has no time zone offset",
+            column=argument,
+            value=text,
+            hint=f"write it with an offset, e.g. '{text.strip()}+00:00' or '{text.strip()}Z'",
+        )
+    moment = pendulum.instance(parsed)
+    if zone is None:
+        return moment
+    in_zone = moment.in_timezone(validate_timezone(zone, argument=argument))
+    if in_zone.utcoffset() != moment.utcoffset():
+        raise ValidationError(
+            f"{text!r}: the offset does not match the zone {zone!r} at that time",
+            column=argument,
+            value=text,
+            hint=f"the offset in {zone} then is {in_zone.isoformat()[-6:]}",
+        )
+    return in_zone
+
+
+def _naive(value: object, argument: str) -> ValidationError:
+    return ValidationError(
+        f"{value!r} is a naive datetime (it has no time zone)",
+        column=argument,
+        value=value,
+        hint="attach the zone it was recorded in, e.g. pendulum.instance(value, tz='UTC')"
+        " or value.replace(tzinfo=datetime.timezone.utc)",
+    )
+
+
+def to_utc_us(value: object, *, argument: str = "datetime") -> np.datetime64:
+    """Coerce one aware point in time to a UTC `datetime64[us]` scalar.
+
+    Examples:
+        >>> to_utc_us("2024-01-01T01:00:00+01:00")
+        np.datetime64('2024-01-01T00:00:00.000000')
+    """
+    moment = to_datetime(value, argument=argument)
+    return np.datetime64(_utc_micros(moment), "us")
+
+
+def _utc_micros(moment: dt.datetime) -> int:
+    delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_utc_us(us: int | np.integer[npt.NBitBase], *, tz: str = "UTC") -> pendulum.DateTime:
+    """Turn microseconds since the epoch (UTC) into a `pendulum.DateTime` in `tz`.
+
+    Examples:
+        >>> from_utc_us(0, tz="Europe/Paris")
+        DateTime(1970, 1, 1, 1, 0, 0, tzinfo=Timezone('Europe/Paris'))
+    """
+    base = pendulum.datetime(1970, 1, 1, tz=_UTC)
+    moment = base + dt.timedelta(microseconds=int(us))
+    return pendulum.instance(moment).in_timezone(tz)
+
+
+def wall_us(value: object, *, tz: str | None, argument: str = "datetime") -> int:
+    """Microseconds since the epoch of `value`'s wall-clock time in zone `tz`.
+
+    With `tz=None` the value's own wall-clock time is used. Used to place a
+    scalar (such as an observation end) on the same clock as a column whose
+    periods are counted in `tz`.
+
+    Examples:
+        >>> wall_us("1970-01-01T02:00:00+02:00", tz="UTC")
+        0
+        >>> wall_us("1970-01-01T02:00:00+02:00", tz=None)
+        7200000000
+    """
+    moment = to_datetime(value, argument=argument)
+    if tz is not None:
+        moment = moment.in_timezone(tz)
+    naive = moment.replace(tzinfo=None)
+    delta = naive - dt.datetime(1970, 1, 1)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def period_index(values: npt.NDArray[np.datetime64], unit: TimeUnit) -> npt.NDArray[np.int64]:
+    """Number of the `unit` period each timestamp falls in, counted from the epoch.
+
+    Periods are counted on whatever clock the values are on (relmark passes
+    wall-clock times of the data's own zone); weeks run Monday to Sunday
+    (pandas' `W-SUN`). Any `datetime64` resolution is accepted.
+
+    Examples:
+        >>> import numpy as np
+        >>> t = np.array(["1970-01-01T23:59", "1970-01-02T00:00"], dtype="datetime64[m]")
+        >>> period_index(t, "D").tolist()
+        [0, 1]
+        >>> days = np.array(["1970-01-04", "1970-01-05"], dtype="datetime64[D]")  # Sun, Mon
+        >>> period_index(days, "W").tolist()
+        [0, 1]
+    """
+    resolution = np.datetime_data(values.dtype)[0]
+    if resolution not in ("s", "ms", "us", "ns"):
+        values = values.astype("datetime64[s]")
+        resolution = "s"
+    ticks = values.view(np.int64)
+    per = _ticks(_US_PER[unit], resolution)
+    if unit == "W":
+        return np.floor_divide(ticks + _ticks(_WEEK_SHIFT_US, resolution), per)
+    return np.floor_divide(ticks, per)
+
+
+def _ticks(microseconds: int, resolution: str) -> int:
+    return int(np.timedelta64(microseconds, "us").astype(f"timedelta64[{resolution}]").astype(np.int64))
+
+
+def period_of(us: int, unit: TimeUnit) -> int:
+    """Number of the `unit` period holding `us` microseconds since the epoch.
+
+    Examples:
+        >>> period_of(86_400_000_000, "D")
+        1
+    """
+    return int(period_index(np.array([us], dtype="datetime64[us]"), unit)[0])
