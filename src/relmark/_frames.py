@@ -200,6 +200,12 @@ def time_column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> Tim
     """
     series = column(frame, name, argument=argument)
     dtype = series.dtype
+    pandas_zone = _pandas_zone(series)
+    if pandas_zone is not None:
+        # narwhals reads some pandas zones (e.g. "America/New_York") as Unknown.
+        _check_nulls(series, argument)
+        native = series.to_native()
+        return TimeColumn(np.asarray(native.dt.tz_localize(None).to_numpy()), pandas_zone)
     if isinstance(dtype, nw.Datetime):
         if dtype.time_zone is None:
             raise ValidationError(
@@ -226,6 +232,14 @@ def time_column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> Tim
         column=str(name),
         hint=hint,
     )
+
+
+def _pandas_zone(series: nw.Series[Any]) -> str | None:
+    native = series.to_native()
+    if not nw.dependencies.is_pandas_like_series(native):
+        return None
+    zone = getattr(native.dtype, "tz", None)
+    return None if zone is None else str(zone)
 
 
 def frame_like(

@@ -401,9 +401,11 @@ def _to_quantity(value: int) -> int:
     if isinstance(raw, bool):
         raise _type_error("quantity", raw, "an int")
     try:
-        return operator.index(raw)  # type: ignore[call-overload]
+        return operator.index(raw)  # type: ignore[arg-type]
     except TypeError:
-        hint = f"round it first: quantity={int(raw)}" if isinstance(raw, float) else None
+        hint = "pass a whole number of units"
+        if isinstance(raw, float) and raw.is_integer():
+            hint = f"pass it as an int: quantity={int(raw)}"
         raise _type_error("quantity", raw, "an int", hint=hint) from None
 
 
