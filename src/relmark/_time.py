@@ -46,7 +46,6 @@ TimeLike: TypeAlias = "dt.datetime | pendulum.DateTime | str | np.datetime64"
 _US_PER: Final[dict[str, int]] = {"h": 3_600_000_000, "D": 86_400_000_000, "W": 604_800_000_000}
 # 1970-01-01 was a Thursday; weeks start on Monday, three days earlier.
 _WEEK_SHIFT_US: Final[int] = 3 * 86_400_000_000
-_UTC: Final = pendulum.UTC
 
 
 def validate_time_unit(unit: object, *, argument: str = "time_unit") -> TimeUnit:
@@ -136,7 +135,7 @@ def to_datetime(value: object, *, argument: str = "datetime") -> pendulum.DateTi
     if isinstance(value, dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise _naive(value, argument)
-        return pendulum.instance(value)
+        return _same_instant(value)
     if isinstance(value, np.datetime64):
         if np.isnat(value):
             raise ValidationError("missing timestamp (NaT)", column=argument, value=value)
@@ -159,6 +158,20 @@ def to_datetime(value: object, *, argument: str = "datetime") -> pendulum.DateTi
     )
 
 
+def _same_instant(value: dt.datetime) -> pendulum.DateTime:
+    """The same instant as pendulum, in the same zone (fold respected for ambiguous times)."""
+    utc = pendulum.instance(value.astimezone(dt.UTC))
+    zone = getattr(value.tzinfo, "key", None) or getattr(value.tzinfo, "zone", None)
+    if isinstance(zone, str):
+        try:
+            return utc.in_timezone(zone)
+        except (ValueError, KeyError, zoneinfo.ZoneInfoNotFoundError):
+            pass
+    offset = value.utcoffset()
+    assert offset is not None
+    return utc.in_timezone(pendulum.FixedTimezone(int(offset.total_seconds())))
+
+
 def _parse_iso(text: str, argument: str) -> pendulum.DateTime:
     stamp, zone = text.strip(), None
     if stamp.endswith("]") and "[" in stamp:
@@ -179,7 +192,7 @@ def _parse_iso(text: str, argument: str) -> pendulum.DateTime:
             value=text,
             hint=f"write it with an offset, e.g. '{text.strip()}+00:00' or '{text.strip()}Z'",
         )
-    moment = pendulum.instance(parsed)
+    moment = _same_instant(parsed)
     if zone is None:
         return moment
     in_zone = moment.in_timezone(validate_timezone(zone, argument=argument))
@@ -214,9 +227,15 @@ def to_utc_us(value: object, *, argument: str = "datetime") -> np.datetime64:
     return np.datetime64(_utc_micros(moment), "us")
 
 
-def _utc_micros(moment: dt.datetime) -> int:
-    delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+def _epoch_micros(moment: dt.datetime) -> int:
+    """Microseconds from 1970-01-01 to `moment`'s wall clock, exactly (no float seconds)."""
+    wall = dt.datetime(*moment.timetuple()[:6], moment.microsecond)
+    delta = wall - dt.datetime(1970, 1, 1)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _utc_micros(moment: dt.datetime) -> int:
+    return _epoch_micros(moment.astimezone(dt.UTC))
 
 
 def from_utc_us(us: int | np.integer[npt.NBitBase], *, tz: str = "UTC") -> pendulum.DateTime:
@@ -226,8 +245,8 @@ def from_utc_us(us: int | np.integer[npt.NBitBase], *, tz: str = "UTC") -> pendu
         >>> from_utc_us(0, tz="Europe/Paris")
         DateTime(1970, 1, 1, 1, 0, 0, tzinfo=Timezone('Europe/Paris'))
     """
-    base = pendulum.datetime(1970, 1, 1, tz=_UTC)
-    moment = base + dt.timedelta(microseconds=int(us))
+    # stdlib arithmetic: exact in microseconds (pendulum adds timedeltas as float seconds).
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=int(us))
     return pendulum.instance(moment).in_timezone(tz)
 
 
@@ -247,9 +266,7 @@ def wall_us(value: object, *, tz: str | None, argument: str = "datetime") -> int
     moment = to_datetime(value, argument=argument)
     if tz is not None:
         moment = moment.in_timezone(tz)
-    naive = moment.replace(tzinfo=None)
-    delta = naive - dt.datetime(1970, 1, 1)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return _epoch_micros(moment)
 
 
 def period_index(values: npt.NDArray[np.datetime64], unit: TimeUnit) -> npt.NDArray[np.int64]:
@@ -280,7 +297,9 @@ def period_index(values: npt.NDArray[np.datetime64], unit: TimeUnit) -> npt.NDAr
 
 
 def _ticks(microseconds: int, resolution: str) -> int:
-    return int(np.timedelta64(microseconds, "us").astype(f"timedelta64[{resolution}]").astype(np.int64))
+    return int(
+        np.timedelta64(microseconds, "us").astype(f"timedelta64[{resolution}]").astype(np.int64)
+    )
 
 
 def period_of(us: int, unit: TimeUnit) -> int:

@@ -115,9 +115,7 @@ class TestRfmSummary:
                 pd.DataFrame(
                     {
                         "customer_id": [1, 2],
-                        "datetime": pd.to_datetime(["2024-01-25", "2024-01-06"]).tz_localize(
-                            "UTC"
-                        ),
+                        "datetime": pd.to_datetime(["2024-01-25", "2024-01-06"]).tz_localize("UTC"),
                         "amount": [-30.0, -7.5],
                     }
                 ),
@@ -206,7 +204,10 @@ class TestRfmSummaryBadInput:
     def test_polars_null_amount(self, small_log: pd.DataFrame) -> None:
         """A polars null amount is caught like a NaN."""
         log = pl.from_pandas(small_log).with_columns(
-            pl.when(pl.int_range(pl.len()) == 2).then(None).otherwise(pl.col("amount")).alias("amount")
+            pl.when(pl.int_range(pl.len()) == 2)
+            .then(None)
+            .otherwise(pl.col("amount"))
+            .alias("amount")
         )
         with pytest.raises(ValidationError) as err:
             rfm_summary(log, monetary_col="amount")

@@ -99,7 +99,9 @@ def customer_periods(
     if n == 0:
         empty_i = np.empty(0, np.int64)
         empty_f = np.empty(0, np.float64)
-        return CustomerPeriods(empty_i, empty_i, empty_i, empty_i, empty_i, empty_f, empty_f, empty_f)
+        return CustomerPeriods(
+            empty_i, empty_i, empty_i, empty_i, empty_i, empty_f, empty_f, empty_f
+        )
     pmin = int(periods.min())
     span = int(periods.max()) - pmin + 1
     kmin = int(keys.min())
@@ -177,7 +179,7 @@ def quantile_scores(values: FloatArray, bins: int) -> IntArray:
     n = values.size
     if n == 0:
         return np.empty(0, np.int64)
-    uniq, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
     below = np.cumsum(counts) - counts
     midrank = below + (counts + 1) / 2.0  # 1-based average rank of each distinct value
     score = np.ceil(bins * midrank / n).astype(np.int64)

@@ -85,7 +85,9 @@ class Concentration:
         target = _check_fraction(share, "share") * self.total
         k = int(np.searchsorted(self._cumulative, target * (1 - 1e-12), side="left"))
         below = self._cumulative[k - 1] if k > 0 else 0.0
-        within = (target - below) / self._descending[k] if k < self.n and self._descending[k] else 0.0
+        within = (
+            (target - below) / self._descending[k] if k < self.n and self._descending[k] else 0.0
+        )
         return float(min((k + within) / self.n, 1.0))
 
     @property
@@ -128,7 +130,8 @@ def _values(values: object) -> FloatArray:
         array = np.asarray(values)
     else:
         try:
-            array = nw.from_native(values, series_only=True).to_numpy()
+            series: nw.Series[Any] = nw.from_native(values, series_only=True)
+            array = series.to_numpy()
         except TypeError as exc:
             raise ValidationError(
                 f"expected an array, a list or a series of values, got {type(values).__name__}",

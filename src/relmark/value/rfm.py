@@ -120,9 +120,7 @@ def _summarise(
         cp = customer_periods(log.keys, periods, amounts)
         return cp, cp.row
     rows = np.flatnonzero(keep)
-    cp = customer_periods(
-        log.keys[rows], periods[rows], None if amounts is None else amounts[rows]
-    )
+    cp = customer_periods(log.keys[rows], periods[rows], None if amounts is None else amounts[rows])
     return cp, rows[cp.row]
 
 
@@ -186,7 +184,10 @@ def rfm_summary(
     """
     unit = validate_time_unit(time_unit)
     log = _read(
-        transactions, customer_col=customer_col, datetime_col=datetime_col, monetary_col=monetary_col
+        transactions,
+        customer_col=customer_col,
+        datetime_col=datetime_col,
+        monetary_col=monetary_col,
     )
     periods = log.periods(unit)
     end = log.end_period(observation_end, periods, unit, "observation_end")
@@ -263,14 +264,19 @@ def calibration_holdout_split(
     """
     unit = validate_time_unit(time_unit)
     log = _read(
-        transactions, customer_col=customer_col, datetime_col=datetime_col, monetary_col=monetary_col
+        transactions,
+        customer_col=customer_col,
+        datetime_col=datetime_col,
+        monetary_col=monetary_col,
     )
     periods = log.periods(unit)
     cal_end = log.end_period(calibration_end, periods, unit, "calibration_end")
     obs_end = log.end_period(observation_end, periods, unit, "observation_end")
     cal_wall = log.wall(calibration_end, "calibration_end")
     obs_wall = (
-        log.when.values.max() if observation_end is None else log.wall(observation_end, "observation_end")
+        log.when.values.max()
+        if observation_end is None
+        else log.wall(observation_end, "observation_end")
     )
     if not cal_wall < obs_wall:
         raise ValidationError(
@@ -381,7 +387,10 @@ def rfm_segments(
             hint=f"pass segments=SegmentMap([...], bins={bins}) matching your bins",
         )
     log = _read(
-        transactions, customer_col=customer_col, datetime_col=datetime_col, monetary_col=monetary_col
+        transactions,
+        customer_col=customer_col,
+        datetime_col=datetime_col,
+        monetary_col=monetary_col,
     )
     assert log.amounts is not None
     days = log.periods("D")

@@ -9,7 +9,7 @@ gather.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Final
 
 import attrs
@@ -72,6 +72,10 @@ class Segment:
         )
 
 
+def _segments_tuple(rules: Iterable[Segment]) -> tuple[Segment, ...]:
+    return tuple(rules)
+
+
 @attrs.frozen
 class SegmentMap:
     """An ordered set of segment rules over scores 1..`bins`; first match wins.
@@ -96,7 +100,7 @@ class SegmentMap:
         ['Active', 'Lapsed']
     """
 
-    segments: tuple[Segment, ...] = attrs.field(converter=tuple)
+    segments: tuple[Segment, ...] = attrs.field(converter=_segments_tuple)
     default: str = "Others"
     bins: int = 5
 
@@ -209,4 +213,3 @@ The rules cover every triple of 1..5 scores, so "Others" is never given
 with five bins; every rule is reachable (earlier rules never hide a later one
 completely).
 """
-
