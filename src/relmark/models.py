@@ -48,6 +48,7 @@ import types
 from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
+# Runtime imports, not TYPE_CHECKING ones: relmark.serialize resolves these annotations.
 import attrs
 import pendulum
 

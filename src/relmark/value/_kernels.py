@@ -167,21 +167,21 @@ def customer_periods(
 def quantile_scores(values: FloatArray, bins: int) -> IntArray:
     """Score values 1..bins by rank so that equal values get equal scores.
 
-    Each distinct value gets the score of the bin its mid-rank falls in
-    (`ceil(bins * midrank / n)`), so ties never split across scores, scores
-    never decrease as values grow, and the bins hold as even a share of the
-    values as ties allow.
+    Values are ranked from smallest to largest and cut into `bins` groups of
+    equal size; a run of equal values takes the score of the group its first
+    member falls in (`floor(bins * below / n) + 1`, where `below` counts the
+    smaller values). So ties never split, scores never decrease as values
+    grow, the smallest value always scores 1, and with distinct values the
+    groups differ in size by at most one.
 
     Examples:
         >>> quantile_scores(np.array([5.0, 1.0, 3.0, 3.0, 9.0]), 5).tolist()
-        [4, 1, 3, 3, 5]
+        [4, 1, 2, 2, 5]
     """
     n = values.size
     if n == 0:
         return np.empty(0, np.int64)
     _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
     below = np.cumsum(counts) - counts
-    midrank = below + (counts + 1) / 2.0  # 1-based average rank of each distinct value
-    score = np.ceil(bins * midrank / n).astype(np.int64)
-    np.clip(score, 1, bins, out=score)
-    return score[inverse.reshape(-1)]
+    score = (bins * below) // n + 1
+    return score.astype(np.int64)[inverse.reshape(-1)]

@@ -336,8 +336,9 @@ def rfm_segments(
 
     Each measure is scored by rank into `bins` groups, higher is better (more
     recent, more frequent, bigger spend). Equal values always get equal
-    scores: a value's score is that of the bin its mid-rank falls in, so the
-    bins are as even as ties allow. `rfm_score` is the three scores as a
+    scores: customers are ranked and cut into `bins` equal groups, and a run
+    of equal values takes the score of the group its first member falls in,
+    so the bins are as even as ties allow and the lowest value scores 1. `rfm_score` is the three scores as a
     string ("545"), and `segment` is the name `segments` gives the triple,
     first match wins.
 
