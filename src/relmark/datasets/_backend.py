@@ -97,7 +97,7 @@ def resolve_backend(backend: object, *, argument: str = "backend") -> Backend:
             value=backend,
             hint=f"pip install relmark[{_EXTRAS[str(backend)]}]",
         )
-    return backend  # type: ignore[return-value]
+    return backend
 
 
 def build_frame(columns: Mapping[str, Column], backend: Backend) -> Frame:

@@ -34,7 +34,8 @@ def _read(name: str) -> bytes:
 def _fields(raw: bytes, n_columns: int, *, skip: int) -> npt.NDArray[np.bytes_]:
     """Whitespace-separated fields as a (rows, n_columns) bytes array, header dropped."""
     tokens = raw.split()[skip:]
-    return np.array(tokens, dtype=np.bytes_).reshape(-1, n_columns)
+    width = max(map(len, tokens), default=1)
+    return np.array(tokens, dtype=f"S{width}").reshape(-1, n_columns)
 
 
 def _yyyymmdd(field: npt.NDArray[np.bytes_]) -> npt.NDArray[np.datetime64]:
@@ -44,7 +45,7 @@ def _yyyymmdd(field: npt.NDArray[np.bytes_]) -> npt.NDArray[np.datetime64]:
     month, day = np.divmod(rest, 100)
     months = ((year - 1970) * 12 + (month - 1)).astype("datetime64[M]")
     days = months.astype("datetime64[D]") + (day - 1)
-    return days.astype("datetime64[us]")
+    return np.asarray(days, dtype="datetime64[us]")
 
 
 def _ids(field: npt.NDArray[np.bytes_]) -> Text:
@@ -58,7 +59,9 @@ def _csv(name: str) -> npt.NDArray[np.float64]:
     return np.loadtxt(io.BytesIO(_read(name)), delimiter=",", skiprows=1, ndmin=2)
 
 
-def load_cdnow(kind: Literal["master", "sample"] = "master", *, backend: str | None = None) -> Frame:
+def load_cdnow(
+    kind: Literal["master", "sample"] = "master", *, backend: str | None = None
+) -> Frame:
     """Load the CDNOW transactions: every purchase of a cohort of CD buyers.
 
     The cohort is the 23,570 customers who made their first purchase at

@@ -119,7 +119,8 @@ class Concentration:
         """
         ascending = self._descending[::-1]
         x = np.arange(self.n + 1, dtype=np.float64) / self.n
-        y = np.concatenate(([0.0], np.cumsum(ascending))) / self.total
+        y = np.concatenate(([0.0], np.cumsum(ascending)))
+        y /= y[-1]  # end at exactly 1 whatever the summation order
         return x, y
 
 

@@ -1,0 +1,689 @@
+"""A synthetic customer base whose true parameters are known: `make_synthetic`.
+
+Customers are acquired (make their first purchase) uniformly over an
+acquisition window, then buy following the BG/NBD process of Fader, Hardie
+and Lee (2005) and spend following the Gamma-Gamma model of Fader and Hardie
+(2013); the company sends them campaigns, and active customers click
+through some of them to the website. Every draw is vectorised with numpy
+over all customers at once: a million customers and their ten million
+purchases take a few seconds.
+
+The process, for customer i, in the `time_unit` of the rates:
+
+- first purchase at `created_at`, uniform over [start, acquisition_end);
+- purchase rate lambda_i ~ Gamma(shape r, rate alpha): repeat purchases are
+  a Poisson process of rate lambda_i while the customer is active;
+- dropout probability p_i ~ Beta(a, b): after each repeat purchase the
+  customer becomes inactive for good with probability p_i;
+- spend scale nu_i ~ Gamma(shape q, rate v), and each purchase's amount
+  ~ Gamma(shape p, rate nu_i), rounded to cents; so E[amount] = p v / (q - 1).
+
+How it is drawn without a loop over customers: the number of purchases a
+customer would make before dropping out is geometric, K_i ~ Geom(p_i); the
+number of Poisson events in the time left before `end` is
+M_i ~ Poisson(lambda_i tau_i); the customer makes X_i = min(K_i, M_i)
+repeat purchases and is alive at `end` when M_i < K_i. Given M_i, Poisson
+event times are uniform order statistics, and the first X_i of M_i uniform
+order statistics are cumulative sums of X_i standard exponentials divided by
+the same sum plus one Gamma(M_i - X_i + 1) draw. So the work is one draw per
+purchase, whatever the rates.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import operator
+import types
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from relmark._frames import Frame
+from relmark._time import (
+    TimeLike,
+    TimeUnit,
+    to_datetime,
+    to_utc_us,
+    unit_length_us,
+    validate_time_unit,
+    validate_timezone,
+)
+from relmark.datasets._backend import Column, Text, build_frame, resolve_backend
+from relmark.exceptions import ValidationError
+from relmark.models import Channel
+
+__all__ = [
+    "DEFAULT_CHANNELS",
+    "DEFAULT_PURPOSES",
+    "DEFAULT_TIMEZONES",
+    "SyntheticData",
+    "SyntheticTruth",
+    "make_synthetic",
+]
+
+DEFAULT_CHANNELS: Final[tuple[str, ...]] = ("email", "sms", "push")
+"""Channels campaigns are sent on, unless told otherwise."""
+
+DEFAULT_PURPOSES: Final[tuple[str, ...]] = ("marketing", "newsletter")
+"""Purposes campaigns are sent for, unless told otherwise."""
+
+DEFAULT_TIMEZONES: Final[tuple[str, ...]] = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+)
+"""IANA zones customers live in, unless told otherwise (equally likely)."""
+
+_US_PER_S: Final[int] = 1_000_000
+_S_PER_DAY: Final[int] = 86_400
+_CLICK_DELAY_S: Final[float] = 3_600.0
+_CHUNK: Final[int] = 1 << 22
+_WEB: Final[str] = Channel.WEB.value
+_NEVER: Final[int] = np.iinfo(np.int64).max
+_MAX_COUNT: Final[float] = float(2**62)
+
+
+@attrs.frozen(eq=False)
+class SyntheticTruth:
+    """The true, normally unobservable, state of each synthetic customer.
+
+    Every array has one entry per customer, in the order of
+    `SyntheticData.customers` (customer `i` is row `i`), and is read-only.
+
+    Attributes:
+        purchase_rate: lambda, purchases per `time_unit` while active (float64).
+        dropout_probability: p, the chance of dropping out after each repeat
+            purchase (float64).
+        spend_scale: nu, the rate of the customer's spend distribution;
+            the customer's mean spend is `params["p"] / spend_scale` (float64).
+        repeat_purchases: Purchases after the first made by the BG/NBD
+            process before `end`, not counting same-day companions (int64).
+        alive: Whether the customer is still active at `end` (bool).
+        dropout_at: When the customer dropped out (the time of their last
+            BG/NBD purchase), NaT if alive at `end` (datetime64[us], UTC).
+    """
+
+    purchase_rate: npt.NDArray[np.float64]
+    dropout_probability: npt.NDArray[np.float64]
+    spend_scale: npt.NDArray[np.float64]
+    repeat_purchases: npt.NDArray[np.int64]
+    alive: npt.NDArray[np.bool_]
+    dropout_at: npt.NDArray[np.datetime64]
+
+
+@attrs.frozen(eq=False, repr=False)
+class SyntheticData:
+    """A synthetic customer base, its transactions and touchpoints, and the truth.
+
+    Attributes:
+        customers: One row per customer, ordered by acquisition:
+            `customer_id`, `timezone` (IANA name), `created_at` (time of the
+            first purchase, UTC).
+        transactions: One row per purchase, by customer then time:
+            `customer_id`, `datetime` (UTC), `amount` (float64, dollars and
+            cents), `quantity` (int64, items).
+        touchpoints: One row per contact, by customer then time, in the
+            vocabulary of `relmark.models.Touchpoint`: `customer_id`,
+            `datetime` (UTC), `channel` (a `Channel` value), `kind` (the
+            channel's default `TouchpointKind` value), `direction`
+            ("outbound" for a campaign message, "inbound" for the web visit
+            of a click-through), `purpose`, `campaign`.
+        params: Read-only mapping of every argument the data was made with:
+            the true parameters, the seed, `start` and `end` (UTC).
+        truth: Per-customer true rates and states, see `SyntheticTruth`.
+    """
+
+    customers: Frame
+    transactions: Frame
+    touchpoints: Frame
+    params: Mapping[str, Any]
+    truth: SyntheticTruth
+
+    def __repr__(self) -> str:
+        return (
+            f"SyntheticData(backend={self.params['backend']!r},"
+            f" customers={len(self.customers)}, transactions={len(self.transactions)},"
+            f" touchpoints={len(self.touchpoints)}, seed={self.params['seed']!r})"
+        )
+
+
+def _integer(value: object, name: str, *, minimum: int) -> int:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise ValidationError(
+            f"{name} must be an integer, got {type(value).__name__}",
+            column=name,
+            value=value,
+        ) from None
+    if number < minimum:
+        raise ValidationError(
+            f"{name} must be at least {minimum}, got {number}", column=name, value=value
+        )
+    return number
+
+
+def _real(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValidationError(
+            f"{name} must be a number, got {type(value).__name__}", column=name, value=value
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValidationError(f"{name} must be finite, got {number}", column=name, value=value)
+    return number
+
+
+def _positive(value: object, name: str) -> float:
+    number = _real(value, name)
+    if number <= 0:
+        raise ValidationError(
+            f"{name} must be positive, got {number}",
+            column=name,
+            value=value,
+            hint="the model's shape and rate parameters are all > 0",
+        )
+    return number
+
+
+def _share(value: object, name: str, *, below_one: bool = False) -> float:
+    number = _real(value, name)
+    if number < 0 or number > 1 or (below_one and number == 1):
+        upper = "1 (excluded)" if below_one else "1"
+        raise ValidationError(
+            f"{name} must be between 0 and {upper}, got {number}", column=name, value=value
+        )
+    return number
+
+
+def _labels(values: object, name: str) -> tuple[str, ...]:
+    if isinstance(values, str) or not isinstance(values, Sequence) or not values:
+        raise ValidationError(
+            f"{name} must be a non-empty sequence of strings, got {values!r}",
+            column=name,
+            value=values,
+            hint=f"e.g. {name}=({DEFAULT_CHANNELS[0]!r}, {DEFAULT_CHANNELS[1]!r})"
+            if name == "channels"
+            else None,
+        )
+    labels = []
+    for item in values:
+        label = item.value if isinstance(item, enum.Enum) else item
+        if not isinstance(label, str) or not label:
+            raise ValidationError(
+                f"{name} must hold non-empty strings, got {item!r}", column=name, value=item
+            )
+        labels.append(label)
+    if len(set(labels)) != len(labels):
+        raise ValidationError(f"{name} has duplicates: {labels!r}", column=name, value=values)
+    return tuple(labels)
+
+
+def _channel(label: str) -> str:
+    try:
+        return Channel(label).value
+    except ValueError:
+        valid = ", ".join(repr(member.value) for member in Channel)
+        raise ValidationError(
+            f"{label!r} is not a channel",
+            column="channels",
+            value=label,
+            hint=f"use values of relmark.models.Channel: {valid}",
+        ) from None
+
+
+def _as_us(value: TimeLike, name: str) -> int:
+    return int(to_utc_us(value, argument=name).astype(np.int64))
+
+
+def _order(
+    customer: npt.NDArray[np.int64], seconds: npt.NDArray[np.int64], n: int, span: int
+) -> npt.NDArray[np.intp] | None:
+    """Stable order by customer, then time (whole seconds in [0, span)); None if in order."""
+    if n * (span + 1) >= 2**62:  # the combined key would overflow
+        return np.lexsort((seconds, customer))
+    key = customer * (span + 1) + seconds
+    if (key[1:] >= key[:-1]).all():
+        return None
+    return np.argsort(key, kind="stable")
+
+
+def _geometric(
+    rng: np.random.Generator, success: npt.NDArray[np.float64] | float, size: int
+) -> npt.NDArray[np.int64]:
+    """Failures before the first success (0, 1, ...), safe for tiny probabilities."""
+    with np.errstate(divide="ignore"):
+        scale = -np.log1p(-np.asarray(success, dtype=np.float64))
+        count = np.floor(rng.standard_exponential(size) / scale)
+    return np.minimum(count, _MAX_COUNT).astype(np.int64)
+
+
+def make_synthetic(
+    n_customers: int,
+    *,
+    seed: int,
+    start: TimeLike,
+    end: TimeLike,
+    acquisition_end: TimeLike | None = None,
+    time_unit: TimeUnit = "D",
+    r: float = 0.24,
+    alpha: float = 4.41,
+    a: float = 0.79,
+    b: float = 2.43,
+    p: float = 6.25,
+    q: float = 3.74,
+    v: float = 15.44,
+    same_day_share: float = 0.0,
+    unit_price: float = 15.0,
+    channels: Sequence[str] = DEFAULT_CHANNELS,
+    purposes: Sequence[str] = DEFAULT_PURPOSES,
+    n_campaigns: int = 12,
+    reach: float = 0.5,
+    click_rate: float = 0.05,
+    timezones: Sequence[str] = DEFAULT_TIMEZONES,
+    id_type: Literal["int", "str"] = "int",
+    backend: str | None = None,
+) -> SyntheticData:
+    """Make a synthetic customer base with known true parameters.
+
+    Customers make a first purchase at a uniform time in
+    [`start`, `acquisition_end`), then buy following BG/NBD and spend
+    following Gamma-Gamma (see the module docstring), until they drop out or
+    the data ends at `end`. The default parameters are the published CDNOW
+    estimates (Fader, Hardie and Lee 2005; Fader and Hardie 2013), with the
+    rates read per day instead of per week. The same seed and arguments
+    always give the same data.
+
+    Timestamps are timezone-aware UTC with microsecond resolution, on whole
+    seconds after `start`, and fall in [`start`, `end`).
+
+    Args:
+        n_customers: How many customers to make (>= 1).
+        seed: Seed of `numpy.random.default_rng` (an integer >= 0).
+        start: When the data starts: the first possible acquisition (aware).
+        end: When the data ends, excluded: the observation end (aware).
+        acquisition_end: Last time (excluded) a customer can be acquired;
+            defaults to `end`.
+        time_unit: The unit of the purchase rates: "D" (per day), "W" (per
+            week) or "h" (per hour). `alpha` is in this unit.
+        r: Shape of the Gamma distribution of purchase rates.
+        alpha: Rate (scale parameter) of the Gamma distribution of purchase
+            rates; the mean rate is r / alpha per `time_unit`.
+        a: First shape of the Beta distribution of dropout probabilities.
+        b: Second shape of the Beta distribution of dropout probabilities.
+        p: Shape of each purchase's Gamma spend distribution.
+        q: Shape of the Gamma distribution of customers' spend scales.
+        v: Rate of the Gamma distribution of customers' spend scales (the
+            Gamma-Gamma "gamma"); the mean amount is p v / (q - 1).
+        same_day_share: Chance that a purchase is followed by another one on
+            the same UTC day (an order split in two, a forgotten item); each
+            companion may have one too, so the number of companions is
+            geometric. Companions are outside the BG/NBD process: summaries
+            by day (`time_unit="D"`) are unchanged, `truth.repeat_purchases`
+            leaves them out. In [0, 1).
+        unit_price: Typical price of one item: a purchase's quantity is 1 plus
+            a Poisson number with mean max(amount / unit_price - 1, 0).
+        channels: Channels campaigns go out on: `Channel` members or their
+            values ("email", "sms", "push", "post", ...).
+        purposes: Purposes campaigns are sent for.
+        n_campaigns: Campaigns sent, each at a uniform time in [start, end),
+            on a random channel for a random purpose (>= 0).
+        reach: Chance that a campaign is sent to each customer acquired
+            before it goes out, in [0, 1].
+        click_rate: Chance that a customer still active when a campaign
+            arrives clicks through to the website, within about an hour (an
+            inbound "web" touchpoint of the same campaign), in [0, 1].
+            Customers who have dropped out never click.
+        timezones: IANA zones customers live in, equally likely.
+        id_type: "int" for int64 customer ids 0..n-1 in order of acquisition,
+            "str" for the same numbers as zero-padded strings.
+        backend: "pandas", "polars" or "pyarrow"; None takes the first one
+            installed, in that order.
+
+    Returns:
+        A `SyntheticData` with the `customers`, `transactions` and
+        `touchpoints` frames, the `params` and the per-customer `truth`.
+
+    Raises:
+        ValidationError: if an argument is out of range, naming it.
+
+    Examples:
+        >>> data = make_synthetic(
+        ...     1_000,
+        ...     seed=7,
+        ...     start="2024-01-01T00:00:00Z",
+        ...     end="2025-01-01T00:00:00Z",
+        ...     backend="polars",
+        ... )
+        >>> data
+        SyntheticData(backend='polars', customers=1000, transactions=..., touchpoints=..., seed=7)
+        >>> data.transactions.columns
+        ['customer_id', 'datetime', 'amount', 'quantity']
+        >>> data.touchpoints.columns
+        ['customer_id', 'datetime', 'channel', 'kind', 'direction', 'purpose', 'campaign']
+        >>> data.params["r"], data.params["alpha"], data.params["end"]
+        (0.24, 4.41, DateTime(2025, 1, 1, 0, 0, 0, tzinfo=Timezone('UTC')))
+        >>> bool(data.truth.alive.any() and not data.truth.alive.all())
+        True
+        >>> make_synthetic(0, seed=7, start="2024-01-01T00:00:00Z", end="2025-01-01T00:00:00Z")
+        Traceback (most recent call last):
+        ...
+        relmark.exceptions.ValidationError: n_customers must be at least 1, got 0 (column 'n_customers')
+    """
+    # Validate everything before any work is done.
+    n = _integer(n_customers, "n_customers", minimum=1)
+    seed_value = _integer(seed, "seed", minimum=0)
+    start_dt = to_datetime(start, argument="start").in_timezone("UTC")
+    end_dt = to_datetime(end, argument="end").in_timezone("UTC")
+    start_us, end_us = _as_us(start, "start"), _as_us(end, "end")
+    if end_us <= start_us:
+        raise ValidationError(
+            f"end ({end_dt}) must be after start ({start_dt})", column="end", value=end
+        )
+    if acquisition_end is None:
+        acq_dt, acq_us = end_dt, end_us
+    else:
+        acq_dt = to_datetime(acquisition_end, argument="acquisition_end").in_timezone("UTC")
+        acq_us = _as_us(acquisition_end, "acquisition_end")
+        if not start_us < acq_us <= end_us:
+            raise ValidationError(
+                f"acquisition_end ({acq_dt}) must be after start and no later than end",
+                column="acquisition_end",
+                value=acquisition_end,
+            )
+    unit = validate_time_unit(time_unit)
+    numbers = {
+        name: _positive(value, name)
+        for name, value in (
+            ("r", r),
+            ("alpha", alpha),
+            ("a", a),
+            ("b", b),
+            ("p", p),
+            ("q", q),
+            ("v", v),
+            ("unit_price", unit_price),
+        )
+    }
+    same_day = _share(same_day_share, "same_day_share", below_one=True)
+    reach_share = _share(reach, "reach")
+    click_share = _share(click_rate, "click_rate")
+    campaigns = _integer(n_campaigns, "n_campaigns", minimum=0)
+    channel_names = tuple(_channel(c) for c in _labels(channels, "channels"))
+    purpose_names = _labels(purposes, "purposes")
+    zones = tuple(
+        validate_timezone(z, argument="timezones") for z in _labels(timezones, "timezones")
+    )
+    if id_type not in ("int", "str"):
+        raise ValidationError(
+            f"unknown id_type {id_type!r}",
+            column="id_type",
+            value=id_type,
+            hint="use 'int' or 'str'",
+        )
+    chosen = resolve_backend(backend)
+
+    rng = np.random.default_rng(seed_value)
+    span_s = (end_us - start_us + _US_PER_S - 1) // _US_PER_S  # whole seconds fit in [0, span_s)
+    window_us = float(end_us - start_us)
+
+    # Customers: acquisition times (whole seconds after start), zones, latent traits.
+    born = np.sort(np.floor(rng.random(n) * (acq_us - start_us) / _US_PER_S).astype(np.int64))
+    zone = rng.integers(len(zones), size=n)
+    rate = rng.gamma(numbers["r"], 1.0 / numbers["alpha"], size=n)
+    dropout = rng.beta(numbers["a"], numbers["b"], size=n)
+    scale = rng.gamma(numbers["q"], 1.0 / numbers["v"], size=n)
+
+    # Repeat purchases: X = min(K, M), event times as uniform order statistics.
+    left_us = window_us - born * float(_US_PER_S)
+    lifetime = _geometric(rng, dropout, n) + 1
+    events = rng.poisson(rate * (left_us / unit_length_us(unit)))
+    repeats = np.minimum(lifetime, events)
+    alive = events < lifetime
+    owner = np.repeat(np.arange(n, dtype=np.int64), repeats)
+    sums = np.concatenate(([0.0], np.cumsum(rng.standard_exponential(int(repeats.sum())))))
+    last = np.cumsum(repeats)
+    first = last - repeats
+    rest = rng.standard_gamma((events - repeats + 1).astype(np.float64))
+    fraction = (sums[1:] - sums[first][owner]) / (sums[last] - sums[first] + rest)[owner]
+    repeat_s = np.floor(born[owner] + fraction * (left_us[owner] / _US_PER_S)).astype(np.int64)
+    np.minimum(repeat_s, span_s - 1, out=repeat_s)  # guards against rounding up to `end`
+    dropout_s = np.full(n, _NEVER, dtype=np.int64)
+    dead = np.flatnonzero(~alive)
+    dropout_s[dead] = repeat_s[last[dead] - 1]
+
+    # All purchases, by customer then time: the first one, then the repeats.
+    per_customer = repeats + 1
+    buyer = np.repeat(np.arange(n, dtype=np.int64), per_customer)
+    bought_s = np.empty(len(buyer), dtype=np.int64)
+    opening = np.cumsum(per_customer) - per_customer
+    is_repeat = np.ones(len(buyer), dtype=bool)
+    is_repeat[opening] = False
+    bought_s[opening] = born
+    bought_s[is_repeat] = repeat_s
+    if same_day > 0:
+        buyer, bought_s = _same_day(rng, buyer, bought_s, same_day, start_us, end_us, n, span_s)
+    amount = np.round(rng.standard_gamma(numbers["p"], size=len(buyer)) / scale[buyer], 2)
+    quantity = 1 + rng.poisson(np.maximum(amount / numbers["unit_price"] - 1.0, 0.0))
+
+    # Touchpoints: campaigns to acquired customers, clicks from active ones.
+    touch = _touchpoints(
+        rng,
+        born=born,
+        dropout_s=dropout_s,
+        n_campaigns=campaigns,
+        n_channels=len(channel_names),
+        n_purposes=len(purpose_names),
+        reach=reach_share,
+        click_rate=click_share,
+        span_s=span_s,
+        window_us=window_us,
+    )
+
+    def ids(index: npt.NDArray[np.int64]) -> Column:
+        if id_type == "int":
+            return index
+        width = len(str(n - 1))
+        return Text(index, np.strings.zfill(np.arange(n).astype(np.str_), width))
+
+    def times(seconds: npt.NDArray[np.int64]) -> npt.NDArray[np.datetime64]:
+        return (start_us + seconds * _US_PER_S).astype("datetime64[us]")
+
+    customers = build_frame(
+        {
+            "customer_id": ids(np.arange(n, dtype=np.int64)),
+            "timezone": Text(zone, np.array(zones)),
+            "created_at": times(born),
+        },
+        chosen,
+    )
+    transactions = build_frame(
+        {
+            "customer_id": ids(buyer),
+            "datetime": times(bought_s),
+            "amount": amount,
+            "quantity": quantity,
+        },
+        chosen,
+    )
+    inbound = touch["inbound"]
+    # Outbound rows are on their campaign's channel; click-throughs are web visits.
+    touch_channels = (*channel_names, *(() if _WEB in channel_names else (_WEB,)))
+    channel_code = np.where(
+        inbound == 1, touch_channels.index(_WEB), touch["channel"][touch["campaign"]]
+    )
+    kinds = tuple(dict.fromkeys(Channel(c).default_kind.value for c in touch_channels))
+    kind_of_channel = np.array([kinds.index(Channel(c).default_kind.value) for c in touch_channels])
+    campaign_names = np.array(
+        [f"campaign-{i + 1:0{len(str(campaigns))}d}" for i in range(campaigns)]
+    )
+    touchpoints = build_frame(
+        {
+            "customer_id": ids(touch["customer"]),
+            "datetime": times(touch["seconds"]),
+            "channel": Text(channel_code, np.array(touch_channels)),
+            "kind": Text(kind_of_channel[channel_code], np.array(kinds)),
+            "direction": Text(inbound, np.array(["outbound", "inbound"])),
+            "purpose": Text(touch["purpose"][touch["campaign"]], np.array(purpose_names)),
+            "campaign": Text(touch["campaign"], campaign_names.astype(np.str_)),
+        },
+        chosen,
+    )
+
+    dropout_at = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
+    dropout_at[dead] = times(dropout_s[dead])
+    truth = SyntheticTruth(
+        purchase_rate=rate,
+        dropout_probability=dropout,
+        spend_scale=scale,
+        repeat_purchases=repeats.astype(np.int64),
+        alive=alive,
+        dropout_at=dropout_at,
+    )
+    for array in attrs.astuple(truth, recurse=False):
+        array.setflags(write=False)
+    params = types.MappingProxyType(
+        {
+            "n_customers": n,
+            "seed": seed_value,
+            "start": start_dt,
+            "end": end_dt,
+            "acquisition_end": acq_dt,
+            "time_unit": unit,
+            **numbers,
+            "same_day_share": same_day,
+            "channels": channel_names,
+            "purposes": purpose_names,
+            "n_campaigns": campaigns,
+            "reach": reach_share,
+            "click_rate": click_share,
+            "timezones": zones,
+            "id_type": id_type,
+            "backend": chosen,
+        }
+    )
+    return SyntheticData(
+        customers=customers,
+        transactions=transactions,
+        touchpoints=touchpoints,
+        params=params,
+        truth=truth,
+    )
+
+
+class _Inserter:
+    """Puts `counts[i]` extra rows right after row `i`, for every row."""
+
+    def __init__(self, counts: npt.NDArray[np.int64]) -> None:
+        per_row = 1 + counts
+        self.row_at = np.cumsum(per_row) - per_row
+        first_extra = np.cumsum(counts) - counts
+        rank = np.arange(int(counts.sum())) - np.repeat(first_extra, counts) + 1
+        self.extra_at = np.repeat(self.row_at, counts) + rank
+        self.size = len(counts) + len(rank)
+
+    def __call__(self, rows: npt.NDArray[Any], extras: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        merged = np.empty(self.size, dtype=rows.dtype)
+        merged[self.row_at] = rows
+        merged[self.extra_at] = extras
+        return merged
+
+
+def _same_day(
+    rng: np.random.Generator,
+    buyer: npt.NDArray[np.int64],
+    bought_s: npt.NDArray[np.int64],
+    share: float,
+    start_us: int,
+    end_us: int,
+    n: int,
+    span_s: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Add geometric numbers of same-UTC-day companions after each purchase."""
+    companions = _geometric(rng, 1.0 - share, len(buyer))
+    parent_s = np.repeat(bought_s, companions)
+    at_us = start_us + parent_s * _US_PER_S
+    day_us = _S_PER_DAY * _US_PER_S
+    limit_us = np.minimum((at_us // day_us + 1) * day_us, end_us)
+    room_s = (limit_us - at_us) / _US_PER_S
+    extra_s = parent_s + np.floor(rng.random(len(parent_s)) * room_s).astype(np.int64)
+    # Companions go right after their purchase: nearly sorted, so the sort is cheap.
+    insert = _Inserter(companions)
+    all_buyer = insert(buyer, np.repeat(buyer, companions))
+    all_s = insert(bought_s, extra_s)
+    order = _order(all_buyer, all_s, n, span_s)
+    if order is None:
+        return all_buyer, all_s
+    return all_buyer[order], all_s[order]
+
+
+def _touchpoints(
+    rng: np.random.Generator,
+    *,
+    born: npt.NDArray[np.int64],
+    dropout_s: npt.NDArray[np.int64],
+    n_campaigns: int,
+    n_channels: int,
+    n_purposes: int,
+    reach: float,
+    click_rate: float,
+    span_s: int,
+    window_us: float,
+) -> dict[str, npt.NDArray[Any]]:
+    """Campaign sends and click-throughs, by customer then time (a send before its click)."""
+    n = len(born)
+    sent_s = np.sort(np.floor(rng.random(n_campaigns) * window_us / _US_PER_S).astype(np.int64))
+    channel = rng.integers(n_channels, size=n_campaigns)
+    purpose = rng.integers(n_purposes, size=n_campaigns)
+    # A customer gets each campaign sent at or after their acquisition with chance `reach`;
+    # row-major nonzero() lists the sends by customer, then campaign (that is, time).
+    first_eligible = np.searchsorted(sent_s, born, side="left")
+    customer_parts: list[npt.NDArray[np.int64]] = [np.empty(0, dtype=np.int64)]
+    campaign_parts: list[npt.NDArray[np.int64]] = [np.empty(0, dtype=np.int64)]
+    step = max(1, _CHUNK // max(n_campaigns, 1))
+    for low in range(0, n if n_campaigns else 0, step):
+        high = min(low + step, n)
+        draws = rng.random((high - low, n_campaigns), dtype=np.float32) < reach
+        draws &= np.arange(n_campaigns) >= first_eligible[low:high, None]
+        rows, cols = np.nonzero(draws)
+        customer_parts.append(rows.astype(np.int64) + low)
+        campaign_parts.append(cols.astype(np.int64))
+    customer = np.concatenate(customer_parts)
+    campaign = np.concatenate(campaign_parts)
+    seconds = sent_s[campaign]
+    active = dropout_s[customer] > seconds
+    clicked = np.flatnonzero(active & (rng.random(len(customer)) < click_rate))
+    delay = np.floor(rng.exponential(_CLICK_DELAY_S, size=len(clicked))).astype(np.int64)
+    click_s = seconds[clicked] + delay
+    kept = click_s * float(_US_PER_S) < window_us
+    clicked, click_s = clicked[kept], click_s[kept]
+    # Clicks go right after their send: nearly sorted, so the sort is cheap.
+    insert = _Inserter(np.bincount(clicked, minlength=len(customer)).astype(np.int64))
+    all_customer = insert(customer, customer[clicked])
+    all_seconds = insert(seconds, click_s)
+    all_campaign = insert(campaign, campaign[clicked])
+    inbound = insert(np.zeros(len(customer), np.int64), np.ones(len(clicked), np.int64))
+    order = _order(all_customer, all_seconds, n, span_s)
+    if order is not None:
+        all_customer, all_seconds = all_customer[order], all_seconds[order]
+        all_campaign, inbound = all_campaign[order], inbound[order]
+    return {
+        "customer": all_customer,
+        "seconds": all_seconds,
+        "campaign": all_campaign,
+        "inbound": inbound,
+        "channel": channel,
+        "purpose": purpose,
+    }
