@@ -68,7 +68,7 @@ def column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> nw.Serie
         >>> column(eager_frame(pd.DataFrame({"amount": [1.0]})), "amuont", argument="monetary_col")
         Traceback (most recent call last):
         ...
-        relmark.exceptions.SchemaError: no column 'amuont' (given as monetary_col); did you mean 'amount'? (column 'amuont')
+        relmark.exceptions.SchemaError: monetary_col names no column of the frame; did you mean 'amount'? (column 'amuont')
         Hint: pass monetary_col= with one of the frame's columns: 'amount'
     """
     names = frame.columns
@@ -77,7 +77,7 @@ def column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> nw.Serie
         mean = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         shown = ", ".join(repr(c) for c in names[:20]) + (" ..." if len(names) > 20 else "")
         raise SchemaError(
-            f"no column {name!r} (given as {argument}){mean}",
+            f"{argument} names no column of the frame{mean}",
             column=str(name),
             hint=f"pass {argument}= with one of the frame's columns: {shown}",
         )
@@ -158,7 +158,7 @@ def float_column(
         row = _first_true(bad)
         kind = "missing or NaN" if np.isnan(values[row]) else "infinite"
         raise ValidationError(
-            f"{argument} is {kind}",
+            f"{name} is {kind}",
             column=str(name),
             row=row,
             value=float(values[row]),
@@ -195,7 +195,7 @@ def time_column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> Tim
         >>> time_column(eager_frame(naive), "t", argument="datetime_col")
         Traceback (most recent call last):
         ...
-        relmark.exceptions.ValidationError: column 't' holds naive timestamps (no time zone) (column 't', row 0)
+        relmark.exceptions.ValidationError: column 't' holds naive timestamps (no time zone) (column 't')
         Hint: attach the zone they were recorded in, e.g. df['t'].dt.tz_localize('UTC') in pandas or pl.col('t').dt.replace_time_zone('UTC') in polars
     """
     series = column(frame, name, argument=argument)
@@ -211,7 +211,6 @@ def time_column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> Tim
             raise ValidationError(
                 f"column {name!r} holds naive timestamps (no time zone)",
                 column=str(name),
-                row=0,
                 hint=f"attach the zone they were recorded in, e.g. df[{name!r}].dt.tz_localize('UTC')"
                 f" in pandas or pl.col({name!r}).dt.replace_time_zone('UTC') in polars",
             )
