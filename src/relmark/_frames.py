@@ -205,6 +205,8 @@ def time_column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> Tim
         # narwhals reads some pandas zones (e.g. "America/New_York") as Unknown.
         _check_nulls(series, argument)
         native = series.to_native()
+        if pandas_zone == "UTC":  # the wall clock is UTC: use pandas' own array, no copy
+            return TimeColumn(np.asarray(native.dt.tz_convert(None).to_numpy()), pandas_zone)
         return TimeColumn(np.asarray(native.dt.tz_localize(None).to_numpy()), pandas_zone)
     if isinstance(dtype, nw.Datetime):
         if dtype.time_zone is None:

@@ -21,13 +21,14 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
-def sort_permutation(keys: IntArray) -> tuple[IntArray, IntArray]:
+def sort_permutation(keys: IntArray, *, consume: bool = False) -> tuple[IntArray, IntArray]:
     """Return `(order, sorted_keys)` for non-negative int64 keys, stably.
 
     When the keys leave room, the row number is packed into their low bits
     and the packed values are sorted with numpy's vectorised sort, which is
     several times faster than `argsort`; otherwise it falls back to a stable
-    `argsort`. `keys` is not modified.
+    `argsort`. `keys` is not modified unless `consume` is true, in which case
+    its memory is reused for the sorted keys.
 
     Examples:
         >>> order, ks = sort_permutation(np.array([3, 1, 3, 0]))
@@ -40,8 +41,12 @@ def sort_permutation(keys: IntArray) -> tuple[IntArray, IntArray]:
     shift = max(int(n - 1).bit_length(), 1)
     top = int(keys.max())
     if top < (_INT64_MAX >> shift):
-        packed = keys << shift
-        packed |= np.arange(n, dtype=np.int64)
+        packed = keys if consume else keys.copy()
+        packed <<= shift
+        step = 1 << 20  # add row numbers a block at a time: no n-sized temporary
+        for start in range(0, n, step):
+            stop = min(start + step, n)
+            packed[start:stop] |= np.arange(start, stop, dtype=np.int64)
         packed.sort()
         order = packed & ((1 << shift) - 1)
         packed >>= shift
@@ -114,7 +119,7 @@ def customer_periods(
     combined *= span
     combined += periods
     combined -= pmin
-    order, ordered = sort_permutation(combined)
+    order, ordered = sort_permutation(combined, consume=True)
     del combined
 
     new_period = np.empty(n, dtype=bool)
@@ -122,11 +127,13 @@ def customer_periods(
     np.not_equal(ordered[1:], ordered[:-1], out=new_period[1:])
     period_start = np.flatnonzero(new_period)
     del new_period
-    period_key = ordered[period_start]
+    period = ordered[period_start]
     del ordered
-    customer = period_key // span
-    period = period_key % span + pmin
-    del period_key
+    # Split each (customer, period) key in place: `period` keeps the remainder.
+    customer = np.empty_like(period)
+    np.divmod(period, span, out=(customer, period))
+    period += pmin
+    period_sum = None if amounts is None else _period_sums(amounts, order, period_start)
 
     new_customer = np.empty(customer.size, dtype=bool)
     new_customer[0] = True
@@ -138,17 +145,15 @@ def customer_periods(
     row_start = period_start[cust_start]  # index into sorted rows
     n_rows = np.diff(np.append(row_start, n))
 
-    if amounts is None:
+    if period_sum is None:
         zeros = np.zeros(cust_start.size, np.float64)
         spend, first_spend, repeat_mean = zeros, zeros, zeros
     else:
-        period_sum = np.add.reduceat(amounts[order], period_start)
         spend = np.add.reduceat(period_sum, cust_start)
         first_spend = period_sum[cust_start]
-        repeat_sum = period_sum.copy()
-        repeat_sum[cust_start] = 0.0
-        repeat_total = np.add.reduceat(repeat_sum, cust_start)
-        del repeat_sum
+        period_sum[cust_start] = 0.0  # what is left of each customer is its repeat periods
+        repeat_total = np.add.reduceat(period_sum, cust_start)
+        del period_sum
         with np.errstate(invalid="ignore", divide="ignore"):
             repeat_mean = np.where(n_periods > 1, repeat_total / (n_periods - 1), 0.0)
 
@@ -162,6 +167,23 @@ def customer_periods(
         first_spend=first_spend,
         repeat_spend_mean=repeat_mean,
     )
+
+
+def _period_sums(amounts: FloatArray, order: IntArray, period_start: IntArray) -> FloatArray:
+    """Sum the amounts of each run of sorted rows, gathering a block at a time.
+
+    Equivalent to `np.add.reduceat(amounts[order], period_start)` without an
+    n-sized gathered copy of the amounts.
+    """
+    n = order.size
+    out = np.empty(period_start.size, np.float64)
+    step = 1 << 20
+    for first in range(0, period_start.size, step):
+        last = min(first + step, period_start.size)
+        lo = int(period_start[first])
+        hi = int(period_start[last]) if last < period_start.size else n
+        out[first:last] = np.add.reduceat(amounts[order[lo:hi]], period_start[first:last] - lo)
+    return out
 
 
 def quantile_scores(values: FloatArray, bins: int) -> IntArray:
