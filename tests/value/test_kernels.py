@@ -33,6 +33,18 @@ class TestCustomerPeriods:
         assert cp.n_periods.tolist() == [2, 1]
         assert cp.repeat_spend_mean.tolist() == [4.0, 0.0]
 
+    def test_sparse_keys_match_dense_keys(self) -> None:
+        """Ids spread wide (x 10^9) give the same grouping as dense ids."""
+        rng = np.random.default_rng(7)
+        dense = rng.integers(0, 50, 500)
+        periods = rng.integers(0, 900, 500)
+        amounts = rng.gamma(2.0, 10.0, 500)
+        a = customer_periods(dense, periods, amounts)
+        b = customer_periods(dense * 10**9 + 12345, periods, amounts)
+        for field in ("row", "first", "last", "n_periods", "n_rows"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+        np.testing.assert_array_equal(a.repeat_spend_mean, b.repeat_spend_mean)
+
     def test_empty(self) -> None:
         """No rows, no customers."""
         cp = customer_periods(np.empty(0, np.int64), np.empty(0, np.int64))

@@ -111,10 +111,14 @@ def customer_periods(
     span = int(periods.max()) - pmin + 1
     kmin = int(keys.min())
     kspan = int(keys.max()) - kmin + 1
-    if kspan > _INT64_MAX // span:
-        # Keys too spread out to combine with periods: use dense codes instead.
-        _, codes = np.unique(keys, return_inverse=True)
-        keys, kmin = codes.reshape(-1).astype(np.int64), 0
+    shift = max(int(n - 1).bit_length(), 1)
+    if kspan > (_INT64_MAX >> shift) // span:
+        # Keys too spread out to pack with periods and row numbers: densify them first.
+        if kspan <= _INT64_MAX:
+            keys = _dense_codes(keys - kmin)
+        else:  # offsets themselves overflow int64
+            keys = np.unique(keys, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        kmin = 0
     combined = keys - kmin
     combined *= span
     combined += periods
@@ -167,6 +171,17 @@ def customer_periods(
         first_spend=first_spend,
         repeat_spend_mean=repeat_mean,
     )
+
+
+def _dense_codes(offsets: IntArray) -> IntArray:
+    """Codes 0..k-1 that sort as the non-negative `offsets` do, from one packed sort."""
+    order, ordered = sort_permutation(offsets)
+    new = np.empty(ordered.size, dtype=bool)
+    new[0] = False
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    codes = np.empty(ordered.size, np.int64)
+    codes[order] = np.cumsum(new)
+    return codes
 
 
 def _period_sums(amounts: FloatArray, order: IntArray, period_start: IntArray) -> FloatArray:
