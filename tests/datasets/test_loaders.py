@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from _support import columns
 from relmark.datasets import load_cdnow, load_cdnow_summary, load_donations
 from relmark.exceptions import ValidationError
 
@@ -32,18 +33,6 @@ def frame_type(backend: str) -> Any:
     import pyarrow as pa
 
     return pa.Table
-
-
-def columns(frame: Any) -> dict[str, npt.NDArray[Any]]:
-    """Every column of a native frame as numpy; aware timestamps as UTC datetime64."""
-    wrapped = nw.from_native(frame, eager_only=True)
-    out: dict[str, npt.NDArray[Any]] = {}
-    for name in wrapped.columns:
-        series = wrapped.get_column(name)
-        if isinstance(series.dtype, nw.Datetime):
-            series = series.dt.replace_time_zone(None)
-        out[name] = np.asarray(series.to_numpy())
-    return out
 
 
 def raw_rows(name: str) -> list[list[str]]:

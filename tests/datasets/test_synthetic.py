@@ -9,11 +9,11 @@ from typing import Any
 import attrs
 import narwhals.stable.v2 as nw
 import numpy as np
-import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _support import columns
 from relmark.datasets import SyntheticData, make_synthetic
 from relmark.exceptions import ValidationError
 from relmark.models import Channel
@@ -44,18 +44,6 @@ def hyp2f1(a: float, b: float, c: float, z: float) -> float:
         total += term
         k += 1
     return total
-
-
-def columns(frame: Any) -> dict[str, npt.NDArray[Any]]:
-    """Every column of a native frame as numpy; aware timestamps as UTC datetime64."""
-    wrapped = nw.from_native(frame, eager_only=True)
-    out: dict[str, npt.NDArray[Any]] = {}
-    for name in wrapped.columns:
-        series = wrapped.get_column(name)
-        if isinstance(series.dtype, nw.Datetime):
-            series = series.dt.replace_time_zone(None)
-        out[name] = np.asarray(series.to_numpy())
-    return out
 
 
 def make(n: int = 2_000, **kwargs: Any) -> SyntheticData:
