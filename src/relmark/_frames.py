@@ -27,6 +27,7 @@ __all__ = [
     "float_column",
     "frame_like",
     "key_column",
+    "numeric_columns",
     "time_column",
 ]
 
@@ -165,6 +166,88 @@ def float_column(
             hint="drop those rows or fill them (e.g. with 0) before calling",
         )
     return values
+
+
+def numeric_columns(
+    data: object, names: Sequence[str], *, argument: str = "data"
+) -> tuple[dict[str, npt.NDArray[np.float64]], nw.DataFrame[Any] | None]:
+    """Named numeric columns of a frame or of a mapping of arrays, as float64.
+
+    Every value must be finite. A mapping (e.g. a dict of numpy arrays or
+    lists) must hold one-dimensional columns of equal length. The frame is
+    returned too (None for a mapping), so results can be built like it.
+
+    Examples:
+        >>> cols, frame = numeric_columns({"x": [1, 2], "y": [0.5, 1.5]}, ["x", "y"])
+        >>> cols["x"], frame is None
+        (array([1., 2.]), True)
+        >>> numeric_columns({"x": [1, 2], "y": [0.5]}, ["x", "y"])
+        Traceback (most recent call last):
+        ...
+        relmark.exceptions.ValidationError: data has columns of different lengths: 'x' has 2 rows, 'y' has 1 (column 'y')
+        Hint: pass columns of one length, one entry per customer
+    """
+    if not isinstance(data, Mapping):
+        frame = eager_frame(data, argument=argument)
+        return {name: float_column(frame, name, argument=name) for name in names}, frame
+    present = [str(key) for key in data]
+    out: dict[str, npt.NDArray[np.float64]] = {}
+    for name in names:
+        if name not in data:
+            close = difflib.get_close_matches(name, present, n=3, cutoff=0.6)
+            mean = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise SchemaError(
+                f"{argument} has no column {name!r}{mean}",
+                column=name,
+                hint=f"pass a mapping with the keys {', '.join(repr(n) for n in names)}",
+            )
+        out[name] = _numeric_array(data[name], name)
+    lengths = {name: len(values) for name, values in out.items()}
+    first = names[0] if names else ""
+    for name, length in lengths.items():
+        if length != lengths[first]:
+            raise ValidationError(
+                f"{argument} has columns of different lengths: {first!r} has"
+                f" {lengths[first]} rows, {name!r} has {length}",
+                column=name,
+                hint="pass columns of one length, one entry per customer",
+            )
+    return out, None
+
+
+def _numeric_array(values: object, name: str) -> npt.NDArray[np.float64]:
+    """One array-like column as a 1-D float64 array of finite values."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as exc:  # ragged nested sequences
+        raise SchemaError(
+            f"column {name!r} is not an array of numbers", column=name, hint="pass a 1-D array"
+        ) from exc
+    if array.ndim != 1:
+        raise SchemaError(
+            f"column {name!r} must be one-dimensional, got shape {array.shape}",
+            column=name,
+            hint="pass one value per customer, e.g. a 1-D numpy array or a list",
+        )
+    if array.dtype.kind not in "biuf":
+        raise SchemaError(
+            f"column {name!r} must be numeric, got {array.dtype}",
+            column=name,
+            hint="cast it to float first",
+        )
+    floats = np.asarray(array, dtype=np.float64)
+    bad = ~np.isfinite(floats)
+    if bad.any():
+        row = _first_true(bad)
+        kind = "missing or NaN" if np.isnan(floats[row]) else "infinite"
+        raise ValidationError(
+            f"{name} is {kind}",
+            column=name,
+            row=row,
+            value=float(floats[row]),
+            hint="drop those rows or fill them before calling",
+        )
+    return floats
 
 
 class TimeColumn:
