@@ -74,8 +74,8 @@ class BetaGeoModel(Model):
         {'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}
         >>> round(model.log_likelihood_, 1)
         -9582.4
-        >>> model.expected_purchases({"frequency": [2], "recency": [30.43], "T": [38.86]}, t=39)
-        array([1.22575...])
+        >>> model.expected_purchases(39, {"frequency": [2], "recency": [30.43], "T": [38.86]})
+        array([1.2259...])
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
@@ -154,7 +154,7 @@ class BetaGeoModel(Model):
         zero = np.zeros_like(times)
         return _conditional(theta, zero, zero, zero, times, alive=False)
 
-    def expected_purchases(self, data: object, *, t: float | Array) -> Array:
+    def expected_purchases(self, t: float | Array, data: object) -> Array:
         """Expected purchases in the next `t` periods of each customer in `data`.
 
         E[Y(t) | x, t_x, T] = (a+b+x-1)/(a-1)
@@ -162,9 +162,9 @@ class BetaGeoModel(Model):
         / (1 + [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)) (FHL 2005, eq. 10).
 
         Args:
-            data: A frame or mapping with `frequency, recency, T` per customer.
             t: Length of the future period, in the time unit of the data; a
                 number, or an array with one entry per customer.
+            data: A frame or mapping with `frequency, recency, T` per customer.
 
         Returns:
             One expectation per row of `data`, in order.
