@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Final, Self, TypeAlias
 
 import attrs
@@ -56,6 +56,7 @@ LogLikelihood: TypeAlias = tuple[float, Array]
 
 _LOG_BOUND: Final[float] = 25.0  # parameters are kept in [e^-25, e^25] ~ [1.4e-11, 7.2e10]
 _AT_BOUND: Final[float] = 24.0
+_LOOSE: Final[float] = 5.0  # standard error of a log-parameter: a 95% interval of e^(+-10)
 
 
 class Params(Mapping[str, float]):
@@ -110,11 +111,20 @@ class FitData:
         columns: One float64 array per column, one entry per distinct row.
         weights: How many customers (or how much weight) each row stands for.
         n_customers: Total weight of the input.
+        cache: Arrays a model derives from the data once per fit (e.g. the
+            distinct frequencies), keyed by name; see `FitData.memo`.
     """
 
     columns: Columns
     weights: Array
     n_customers: float
+    cache: dict[str, Any] = attrs.field(factory=dict, repr=False)
+
+    def memo(self, name: str, make: Callable[[], Any]) -> Any:
+        """`make()` the first time `name` is asked for, the stored value afterwards."""
+        if name not in self.cache:
+            self.cache[name] = make()
+        return self.cache[name]
 
 
 def read_columns(
@@ -304,8 +314,10 @@ class Model(abc.ABC):
 
     Args:
         penalizer: Strength of an L2 penalty on the parameters, added to the
-            mean negative log-likelihood as `penalizer * sum(theta**2)` (the
-            convention of lifetimes). 0 fits by plain maximum likelihood.
+            mean negative log-likelihood as `penalizer * sum(theta**2)`, with
+            parameters in time units (such as `alpha`) measured in units of the
+            longest `T` (the convention of lifetimes, which makes the penalty
+            the same in days or weeks). 0 fits by plain maximum likelihood.
         initial_params: Starting values by parameter name; the model picks
             its own for any left out.
         max_iter: Most optimiser iterations before giving up with a
@@ -315,6 +327,8 @@ class Model(abc.ABC):
     _param_names: ClassVar[tuple[str, ...]]
     _aliases: ClassVar[Mapping[str, str]] = {}
     _columns: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
+    _time_params: ClassVar[tuple[str, ...]] = ()
+    """Parameters measured in the data's time unit (rates' scales such as alpha)."""
 
     def __init__(
         self,
@@ -407,14 +421,30 @@ class Model(abc.ABC):
             )
         return float(penalizer), {self._aliases.get(k, k): float(v) for k, v in initial.items()}
 
+    def _penalty_scale(self, data: FitData) -> Array:
+        """Per-parameter factors the penalty applies to: 1 / (longest T) for time parameters.
+
+        Measuring time parameters in units of the longest observation (as
+        lifetimes does) keeps the penalty the same whatever unit the data is in.
+        """
+        scale = np.ones(len(self._param_names))
+        if self._time_params and "T" in data.columns and len(data.weights):
+            longest = float(data.columns["T"].max())
+            if longest > 0:
+                for i, name in enumerate(self._param_names):
+                    if name in self._time_params:
+                        scale[i] = 1.0 / longest
+        return scale
+
     def _objective(self, data: FitData, penalizer: float) -> Any:
         scale = 1.0 / data.n_customers
+        factor = self._penalty_scale(data) ** 2
 
         def negative(eta: Array) -> tuple[float, Array]:
             theta = np.exp(eta)
             log_lik, grad = self._log_likelihood(theta, data)
-            value = -log_lik * scale + penalizer * float(theta @ theta)
-            gradient = -grad * scale + 2.0 * penalizer * theta * theta
+            value = -log_lik * scale + penalizer * float(factor @ (theta * theta))
+            gradient = -grad * scale + 2.0 * penalizer * factor * theta * theta
             if not math.isfinite(value) or not np.isfinite(gradient).all():
                 return math.inf, np.zeros_like(eta)
             return value, gradient
@@ -448,9 +478,10 @@ class Model(abc.ABC):
         value, gradient = objective(eta)
         self._check_converged(result, eta, gradient, hessian)
         n = data.n_customers
-        log_lik = -(value - penalizer * float(np.exp(eta) @ np.exp(eta))) * n
-        covariance_eta = np.linalg.inv(hessian * n)
         theta = np.exp(eta)
+        log_lik, _ = self._log_likelihood(theta, data)
+        covariance_eta = np.asarray(np.linalg.inv(hessian * n), dtype=np.float64)
+        self._check_identified(covariance_eta)
         covariance = covariance_eta * np.outer(theta, theta)
         return theta, float(log_lik), covariance
 
@@ -480,6 +511,19 @@ class Model(abc.ABC):
                 f"{name} did not converge: the gradient is still {np.abs(gradient).max():.2g}"
                 f" after {result.nit} iterations ({result.message})"
                 "\nHint: raise max_iter, try other initial_params, or a small penalizer"
+            )
+
+    def _check_identified(self, covariance_eta: Array) -> None:
+        """Refuse a fit whose parameters the data leave essentially free."""
+        spread = np.sqrt(np.clip(np.diag(covariance_eta), 0.0, None))
+        loose = spread > _LOOSE
+        if loose.any():
+            which = self._param_names[int(np.argmax(loose))]
+            raise ConvergenceError(
+                f"{type(self).__name__} did not converge to a usable answer: the data do not pin"
+                f" down {which} (its standard error spans a factor of e^{spread.max():.0f})"
+                "\nHint: fit on more customers, or pass penalizer=0.001 (or larger) to keep the"
+                " parameters finite"
             )
 
     def _set_fitted(
@@ -575,9 +619,16 @@ def _hessian(objective: Any, eta: Array) -> Array:
 
 
 def _polish(objective: Any, eta: Array, hessian: Array) -> tuple[Array, Array]:
-    """Newton steps from the optimiser's answer while they lower the objective."""
+    """Newton steps from the optimiser's answer while they lower the objective.
+
+    The optimiser stops within its tolerance of the maximum; a few Newton
+    steps take it to where the gradient vanishes to rounding, so repeated
+    fits agree to many digits. The Hessian is refreshed only if a step was
+    large enough to change it.
+    """
     value, gradient = objective(eta)
-    for _ in range(5):
+    start = eta
+    for _ in range(4):
         try:
             step = np.linalg.solve(hessian, gradient)
         except np.linalg.LinAlgError:
@@ -587,7 +638,8 @@ def _polish(objective: Any, eta: Array, hessian: Array) -> tuple[Array, Array]:
         if not new_value <= value:
             break
         eta, value, gradient = candidate, new_value, new_gradient
-        hessian = _hessian(objective, eta)
-        if np.abs(step).max() < 1e-12:
+        if np.abs(step).max() < 1e-9:
             break
+    if np.abs(eta - start).max() > 1e-4:
+        hessian = _hessian(objective, eta)
     return eta, hessian

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+import numpy.typing as npt
 from scipy import special
 
 from relmark.clv._base import (
@@ -37,11 +38,17 @@ from relmark.clv._base import (
 __all__ = ["BetaGeoModel"]
 
 
-def _by_frequency(frequency: Array, weights: Array) -> tuple[Array, Array]:
-    """Distinct frequencies and the total weight of each."""
-    values, inverse = np.unique(frequency, return_inverse=True)
-    totals = np.bincount(inverse.reshape(-1), weights=weights, minlength=len(values))
-    return values, totals.astype(np.float64)
+def by_frequency(data: FitData) -> tuple[Array, Array, npt.NDArray[np.intp]]:
+    """Distinct frequencies of `data`, the total weight of each, and each row's index into them."""
+
+    def make() -> tuple[Array, Array, npt.NDArray[np.intp]]:
+        values, inverse = np.unique(data.columns["frequency"], return_inverse=True)
+        inverse = inverse.reshape(-1)
+        totals = np.bincount(inverse, weights=data.weights, minlength=len(values))
+        return values, totals.astype(np.float64), inverse
+
+    result: tuple[Array, Array, npt.NDArray[np.intp]] = data.memo("by_frequency", make)
+    return result
 
 
 class BetaGeoModel(Model):
@@ -53,8 +60,8 @@ class BetaGeoModel(Model):
 
     Args:
         penalizer: L2 penalty added to the mean negative log-likelihood as
-            `penalizer * (r**2 + alpha**2 + a**2 + b**2)` (the lifetimes
-            convention); 0 is plain maximum likelihood.
+            `penalizer * (r**2 + (alpha / max(T))**2 + a**2 + b**2)` (the
+            lifetimes convention); 0 is plain maximum likelihood.
         initial_params: Starting values by name, for any of `r, alpha, a, b`.
         max_iter: Most optimiser iterations.
 
@@ -79,6 +86,7 @@ class BetaGeoModel(Model):
     """
 
     _param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
+    _time_params: ClassVar[tuple[str, ...]] = ("alpha",)
 
     def _check(self, columns: Columns) -> None:
         check_summary(columns)
@@ -92,7 +100,7 @@ class BetaGeoModel(Model):
         x, t_x, age = data.columns["frequency"], data.columns["recency"], data.columns["T"]
         w = data.weights
         # Terms in x alone, once per distinct x.
-        xs, wx = _by_frequency(x, w)
+        xs, wx, index = by_frequency(data)
         part = (
             special.gammaln(r + xs)
             - special.gammaln(r)
@@ -101,31 +109,30 @@ class BetaGeoModel(Model):
             - special.betaln(a, b)
         )
         d_r = special.digamma(r + xs) - special.digamma(r) + np.log(alpha)
-        d_alpha = np.full_like(xs, r / alpha)
         psi_ab = special.digamma(a + b) - special.digamma(a + b + xs)
-        d_a = psi_ab
         d_b = psi_ab + special.digamma(b + xs) - special.digamma(b)
         total = float(wx @ part)
-        grad = np.array([wx @ d_r, wx @ d_alpha, wx @ d_a, wx @ d_b])
-        # The bracket, per row, in log space.
+        grad = np.array([wx @ d_r, r / alpha * data.n_customers, wx @ psi_ab, wx @ d_b])
+        # The bracket, per row: (alpha+T)^-(r+x) [1 + [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)]
+        # = exp(first) (1 + exp(gap)); `share` is the weight of the "dropped out after t_x" term.
+        repeat = xs > 0
+        log_odds = np.where(repeat, np.log(a) - np.log(np.where(repeat, b + xs - 1, 1.0)), -np.inf)
         rx = r + x
         log_end = np.log(alpha + age)
         log_last = np.log(alpha + t_x)
-        repeat = x > 0
-        first = -rx * log_end
-        second = np.where(
-            repeat, np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0)) - rx * log_last, -np.inf
-        )
-        bracket = np.logaddexp(first, second)
-        share = np.exp(second - bracket)  # weight of the "dropped out after t_x" term
-        keep = 1.0 - share
-        total += float(w @ bracket)
+        gap = log_odds[index] + rx * (log_end - log_last)
+        share = special.expit(gap)
+        total += float(w @ (np.logaddexp(0.0, gap) - rx * log_end))
+        ws = w * share
+        wk = w - ws
+        # d/db of log(b+x-1) summed per distinct x: share summed by x first.
+        share_x = np.bincount(index, weights=ws, minlength=len(xs))
         grad += np.array(
             [
-                w @ -(keep * log_end + share * log_last),
-                w @ -(keep * rx / (alpha + age) + share * rx / (alpha + t_x)),
-                w @ (share / a),
-                w @ -(share / np.where(repeat, b + x - 1, 1.0)),
+                -(wk @ log_end + ws @ log_last),
+                -(wk @ (rx / (alpha + age)) + ws @ (rx / (alpha + t_x))),
+                share_x.sum() / a,
+                -(share_x[repeat] @ (1.0 / (b + xs[repeat] - 1))),
             ]
         )
         return total, grad * theta
@@ -260,16 +267,8 @@ def _conditional(
     """
     r, alpha, a, b = theta["r"], theta["alpha"], theta["a"], theta["b"]
     z = t / (alpha + age + t)
-    pair = np.stack([x, np.broadcast_to(z, x.shape)])
-    distinct, inverse = (
-        np.unique(pair, axis=1, return_inverse=True) if x.size > 4096 else (pair, None)
-    )
-    xs, zs = distinct
-    hyp = special.hyp2f1(a + b - 1 - r, a - 1, a + b + xs - 1, zs)
-    g = 1.0 - np.exp((a - 1) * np.log1p(-zs)) * hyp
-    value = (a + b + xs - 1) / (a - 1) * g
-    if inverse is not None:
-        value = value[inverse.reshape(-1)]
+    hyp = special.hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+    value = (a + b + x - 1) / (a - 1) * (1.0 - np.exp((a - 1) * np.log1p(-z)) * hyp)
     if alive:
         value = value * np.exp(-_log_odds_dead(theta, x, t_x, age))
     return np.asarray(value, dtype=np.float64)
