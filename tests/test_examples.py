@@ -15,6 +15,12 @@ SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 # What each example must print; a new example needs an entry here.
 EXPECTED: dict[str, list[str]] = {
     "rfm_segments.py": ["69,659 transactions by 23,570 customers", "Champions", "Win-back list"],
+    "clv_cdnow.py": [
+        "Calibrated on 2,357 customers",
+        "actual 1,788",
+        "Lifetime value over 3 years at 10% a year",
+        "Win-back list: 35 customers",
+    ],
 }
 
 
@@ -72,3 +78,20 @@ class TestRfmSegmentsExample:
         result = run(self.script, "--segment", "Champignons", cwd=tmp_path)
         assert result.returncode == 2
         assert "unknown segment 'Champignons'" in result.stderr
+
+
+class TestClvExample:
+    script = EXAMPLES / "clv_cdnow.py"
+
+    def test_win_back_list_is_sorted_by_value_lost(self, tmp_path: Path) -> None:
+        """--out writes the at-risk customers, largest value at stake first, all below threshold."""
+        out = tmp_path / "win_back.csv"
+        result = run(self.script, "--threshold", "0.3", "--out", str(out), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        with out.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert rows
+        assert list(rows[0]) == ["customer_id", "p_alive", "value_lost"]
+        lost = [float(r["value_lost"]) for r in rows]
+        assert lost == sorted(lost, reverse=True)
+        assert all(float(r["p_alive"]) < 0.3 for r in rows)
