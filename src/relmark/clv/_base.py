@@ -383,11 +383,15 @@ class Model(abc.ABC):
         columns, frame = read_columns(data, self._columns)
         self._check(columns)
         n_rows = len(next(iter(columns.values())))
-        row_weights = read_weights(weights, data, n_rows)
+        row_weights = self._fit_weights(columns, read_weights(weights, data, n_rows))
         compressed = compress(columns, row_weights)
         theta, log_lik, covariance = self._maximise(compressed)
         self._set_fitted(theta, log_lik, covariance, compressed.n_customers, frame)
         return self
+
+    def _fit_weights(self, columns: Columns, weights: Array) -> Array:
+        """The weights the fit uses; a model can set rows it does not learn from to 0."""
+        return weights
 
     def _options(self) -> tuple[float, dict[str, float]]:
         penalizer = self.penalizer

@@ -37,9 +37,6 @@ from relmark.clv._base import (
     FitData,
     LogLikelihood,
     Model,
-    compress,
-    read_columns,
-    read_weights,
     require,
     require_integer,
 )
@@ -161,22 +158,18 @@ class GammaGammaModel(Model):
             ConvergenceError: if the optimiser does not reach a maximum; no
                 fitted state is set.
         """
-        columns, frame = read_columns(data, self._columns)
-        self._check(columns)
-        frequency = columns["frequency"]
-        row_weights = read_weights(weights, data, len(frequency))
-        repeat = frequency > 0
-        if not (row_weights[repeat] > 0).any():
+        return super().fit(data, weights=weights)
+
+    def _fit_weights(self, columns: Columns, weights: Array) -> Array:
+        repeat = columns["frequency"] > 0
+        if not (weights[repeat] > 0).any():
             raise ValidationError(
                 "no customer with a repeat purchase (frequency > 0): there is nothing to fit",
                 column="frequency",
                 hint="the Gamma-Gamma model learns from the mean value of repeat purchases;"
                 " fit it on customers who bought more than once",
             )
-        compressed = compress(columns, np.where(repeat, row_weights, 0.0))
-        theta, log_lik, covariance = self._maximise(compressed)
-        self._set_fitted(theta, log_lik, covariance, compressed.n_customers, frame)
-        return self
+        return np.where(repeat, weights, 0.0)
 
     def _start(self, data: FitData) -> dict[str, float]:
         # q = 2 puts the population mean p v / (q - 1) at p v: match it to the mean spend.
