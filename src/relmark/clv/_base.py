@@ -29,7 +29,7 @@ import numpy.typing as npt
 from scipy import optimize
 
 from relmark._frames import Frame, frame_like, numeric_columns
-from relmark.datasets._backend import Text, build_frame, resolve_backend
+from relmark._backends import Text, build_frame, resolve_backend
 from relmark.exceptions import ConvergenceError, NotFittedError, ValidationError
 
 __all__ = [

@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from relmark._frames import Frame, eager_frame, frame_like, numeric_columns
 from relmark.clv._base import require, require_integer
-from relmark.datasets._backend import Text, build_frame, resolve_backend
+from relmark._backends import Text, build_frame, resolve_backend
 from relmark.exceptions import ModelError, SchemaError, ValidationError
 
 __all__ = ["Evaluation", "PurchasePredictor", "calibration_summary", "evaluate"]

@@ -34,7 +34,7 @@ import numpy.typing as npt
 from relmark._frames import Frame, eager_frame, frame_like
 from relmark._time import TimeUnit, validate_time_unit
 from relmark.clv._base import Columns, read_columns
-from relmark.datasets._backend import Column, Text, build_frame, resolve_backend
+from relmark._backends import Column, Text, build_frame, resolve_backend
 from relmark.exceptions import ModelError, NotFittedError, SchemaError, ValidationError
 
 __all__ = [

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from relmark._frames import Frame
-from relmark.datasets._backend import Column, Text, build_frame, resolve_backend
+from relmark._backends import Column, Text, build_frame, resolve_backend
 from relmark.exceptions import ValidationError
 
 __all__ = ["load_cdnow", "load_cdnow_summary", "load_donations"]

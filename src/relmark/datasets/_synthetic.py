@@ -52,7 +52,7 @@ from relmark._time import (
     validate_time_unit,
     validate_timezone,
 )
-from relmark.datasets._backend import Column, Text, build_frame, resolve_backend
+from relmark._backends import Column, Text, build_frame, resolve_backend
 from relmark.exceptions import ValidationError
 from relmark.models import Channel
 

@@ -1,7 +1,9 @@
-"""Frames of a chosen backend from numpy columns, for the dataset builders (private).
+"""Frames of a chosen backend from numpy columns, for results with no input frame to copy (private).
 
-The loaders and the generator hold their data as numpy arrays and build the
-frame once, at the end, in the backend the caller asked for. The backend is
+The dataset loaders and generator, and results such as a model's `summary()`
+fitted from a mapping of arrays, hold their data as numpy arrays and build
+the frame once, at the end, in the backend the caller asked for (`_frames`
+builds frames like an input frame instead). The backend is
 imported here, inside the functions, never at import time: pandas, polars and
 pyarrow are optional.
 
