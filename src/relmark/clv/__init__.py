@@ -23,8 +23,10 @@ from __future__ import annotations
 
 from relmark.clv._base import Params
 from relmark.clv.beta_geo import BetaGeoModel
+from relmark.clv.beta_geo_beta_binom import BetaGeoBetaBinomModel
 from relmark.clv.evaluation import Evaluation, calibration_summary, evaluate
 from relmark.clv.gamma_gamma import GammaGammaModel
+from relmark.clv.shifted_beta_geo import ShiftedBetaGeoModel
 from relmark.clv.lifetime_value import (
     DISCOUNT_PERIODS,
     AliveModel,
@@ -38,11 +40,13 @@ from relmark.clv.lifetime_value import (
 __all__ = [
     "DISCOUNT_PERIODS",
     "AliveModel",
+    "BetaGeoBetaBinomModel",
     "BetaGeoModel",
     "DiscountPeriod",
     "Evaluation",
     "GammaGammaModel",
     "Params",
+    "ShiftedBetaGeoModel",
     "TransactionModel",
     "ValueModel",
     "at_risk",
