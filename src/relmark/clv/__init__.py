@@ -26,7 +26,6 @@ from relmark.clv.beta_geo import BetaGeoModel
 from relmark.clv.beta_geo_beta_binom import BetaGeoBetaBinomModel
 from relmark.clv.evaluation import Evaluation, calibration_summary, evaluate
 from relmark.clv.gamma_gamma import GammaGammaModel
-from relmark.clv.shifted_beta_geo import ShiftedBetaGeoModel
 from relmark.clv.lifetime_value import (
     DISCOUNT_PERIODS,
     AliveModel,
@@ -36,6 +35,8 @@ from relmark.clv.lifetime_value import (
     at_risk,
     customer_lifetime_value,
 )
+from relmark.clv.pareto_nbd import ParetoNBDModel
+from relmark.clv.shifted_beta_geo import ShiftedBetaGeoModel
 
 __all__ = [
     "DISCOUNT_PERIODS",
@@ -46,6 +47,7 @@ __all__ = [
     "Evaluation",
     "GammaGammaModel",
     "Params",
+    "ParetoNBDModel",
     "ShiftedBetaGeoModel",
     "TransactionModel",
     "ValueModel",
