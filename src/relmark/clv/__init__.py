@@ -35,6 +35,7 @@ from relmark.clv.lifetime_value import (
     at_risk,
     customer_lifetime_value,
 )
+from relmark.clv.modified_beta_geo import ModifiedBetaGeoModel
 from relmark.clv.pareto_nbd import ParetoNBDModel
 from relmark.clv.shifted_beta_geo import ShiftedBetaGeoModel
 
@@ -46,6 +47,7 @@ __all__ = [
     "DiscountPeriod",
     "Evaluation",
     "GammaGammaModel",
+    "ModifiedBetaGeoModel",
     "Params",
     "ParetoNBDModel",
     "ShiftedBetaGeoModel",
