@@ -33,6 +33,8 @@ from relmark.clv._base import (
     check_summary,
     counts,
     durations,
+    on_distinct,
+    per_customer,
 )
 
 __all__ = ["BetaGeoModel"]
@@ -158,8 +160,12 @@ class BetaGeoModel(Model):
         """
         theta = self._theta()
         times = durations(t, "t")
-        zero = np.zeros_like(times)
-        return _conditional(theta, zero, zero, zero, times, alive=False)
+
+        def new(times: Array) -> Array:
+            zero = np.zeros_like(times)
+            return _conditional(theta, zero, zero, zero, times, alive=False)
+
+        return on_distinct(new, times)
 
     def expected_purchases(self, t: float | Array, data: object) -> Array:
         """Expected purchases in the next `t` periods of each customer in `data`.
@@ -184,7 +190,7 @@ class BetaGeoModel(Model):
         columns = self._read(data)
         times = durations(t, "t")
         x, t_x, age = columns["frequency"], columns["recency"], columns["T"]
-        times = np.broadcast_to(times, x.shape)
+        times = per_customer(times, x)
         return _conditional(theta, x, t_x, age, times, alive=True)
 
     def probability_alive(self, data: object) -> Array:
@@ -219,29 +225,34 @@ class BetaGeoModel(Model):
         ns = counts(n, "n")
         times = durations(t, "t")
         ns, times = np.broadcast_arrays(ns, times)
-        r, alpha, a, b = theta["r"], theta["alpha"], theta["a"], theta["b"]
-        log_p = np.log(alpha) - np.log(alpha + times)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_q = np.where(
-                times > 0, np.log(np.where(times > 0, times, 1.0)) - np.log(alpha + times), -np.inf
-            )
-            nb = (
-                special.gammaln(r + ns)
-                - special.gammaln(r)
-                - special.gammaln(ns + 1)
-                + r * log_p
-                + np.where(ns > 0, ns * log_q, 0.0)
-            )
-        first = np.exp(special.betaln(a, b + ns) - special.betaln(a, b) + nb)
-        repeat = ns > 0
-        tail = special.betainc(np.where(repeat, ns, 1.0), r, np.exp(log_q))
-        second = np.where(
-            repeat,
-            np.exp(special.betaln(a + 1, b + np.where(repeat, ns, 1.0) - 1) - special.betaln(a, b))
-            * tail,
-            0.0,
+        return on_distinct(lambda ns, times: _pmf(theta, ns, times), ns, times)
+
+
+def _pmf(theta: dict[str, float], ns: Array, times: Array) -> Array:
+    """P(X(t) = n) for a new customer, elementwise (FHL 2005, eq. 8)."""
+    r, alpha, a, b = theta["r"], theta["alpha"], theta["a"], theta["b"]
+    log_p = np.log(alpha) - np.log(alpha + times)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_q = np.where(
+            times > 0, np.log(np.where(times > 0, times, 1.0)) - np.log(alpha + times), -np.inf
         )
-        return np.asarray(first + second, dtype=np.float64)
+        nb = (
+            special.gammaln(r + ns)
+            - special.gammaln(r)
+            - special.gammaln(ns + 1)
+            + r * log_p
+            + np.where(ns > 0, ns * log_q, 0.0)
+        )
+    first = np.exp(special.betaln(a, b + ns) - special.betaln(a, b) + nb)
+    repeat = ns > 0
+    tail = special.betainc(np.where(repeat, ns, 1.0), r, np.exp(log_q))
+    second = np.where(
+        repeat,
+        np.exp(special.betaln(a + 1, b + np.where(repeat, ns, 1.0) - 1) - special.betaln(a, b))
+        * tail,
+        0.0,
+    )
+    return np.asarray(first + second, dtype=np.float64)
 
 
 def _log_odds_dead(theta: dict[str, float], x: Array, t_x: Array, age: Array) -> Array:

@@ -31,9 +31,9 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from relmark._backends import Text, build_frame, resolve_backend
 from relmark._frames import Frame, eager_frame, frame_like, numeric_columns
 from relmark.clv._base import require, require_integer
-from relmark._backends import Text, build_frame, resolve_backend
 from relmark.exceptions import ModelError, SchemaError, ValidationError
 
 __all__ = ["Evaluation", "PurchasePredictor", "calibration_summary", "evaluate"]

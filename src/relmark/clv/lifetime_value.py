@@ -31,10 +31,10 @@ from typing import Any, Final, Literal, Protocol, TypeAlias, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from relmark._backends import Column, Text, build_frame, resolve_backend
 from relmark._frames import Frame, eager_frame, frame_like
 from relmark._time import TimeUnit, validate_time_unit
 from relmark.clv._base import Columns, read_columns
-from relmark._backends import Column, Text, build_frame, resolve_backend
 from relmark.exceptions import ModelError, NotFittedError, SchemaError, ValidationError
 
 __all__ = [

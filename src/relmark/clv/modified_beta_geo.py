@@ -27,8 +27,7 @@ times the MBG/NBD probability of being alive.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import ClassVar, Final
+from typing import ClassVar
 
 import numpy as np
 from scipy import special
@@ -41,14 +40,14 @@ from relmark.clv._base import (
     Model,
     check_summary,
     counts,
+    dot,
     durations,
+    on_distinct,
+    per_customer,
 )
 from relmark.clv.beta_geo import _conditional, by_frequency
-from relmark.exceptions import ValidationError
 
 __all__ = ["ModifiedBetaGeoModel"]
-
-_DISTINCT_FROM: Final[int] = 4096  # inputs this large are computed once per distinct value
 
 
 class ModifiedBetaGeoModel(Model):
@@ -113,10 +112,8 @@ class ModifiedBetaGeoModel(Model):
         d_r = special.digamma(r + xs) - special.digamma(r) + np.log(alpha)
         psi_ab = special.digamma(a + b) - special.digamma(a + b + xs + 1)
         d_b = psi_ab + special.digamma(b + xs + 1) - special.digamma(b)
-        total = _dot(wx, part)
-        grad = np.array(
-            [_dot(wx, d_r), r / alpha * data.n_customers, _dot(wx, psi_ab), _dot(wx, d_b)]
-        )
+        total = dot(wx, part)
+        grad = np.array([dot(wx, d_r), r / alpha * data.n_customers, dot(wx, psi_ab), dot(wx, d_b)])
         # The bracket, per row: (alpha+T)^-(r+x) [1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)]
         # = exp(-(r+x) ln(alpha+T)) (1 + exp(gap)); `share` is the weight of the "dropped out
         # after t_x" term. Unlike BG/NBD, that term is there for x = 0 too.
@@ -125,15 +122,15 @@ class ModifiedBetaGeoModel(Model):
         log_end = np.log(alpha + age)
         log_last = np.log(alpha + t_x)
         gap = log_odds[index] + rx * (log_end - log_last)
-        total += _dot(w, np.logaddexp(0.0, gap) - rx * log_end)
+        total += dot(w, np.logaddexp(0.0, gap) - rx * log_end)
         ws = w * special.expit(gap)
         wk = w - ws
         grad += np.array(
             [
-                -(_dot(wk, log_end) + _dot(ws, log_last)),
-                -(_dot(wk, rx / (alpha + age)) + _dot(ws, rx / (alpha + t_x))),
+                -(dot(wk, log_end) + dot(ws, log_last)),
+                -(dot(wk, rx / (alpha + age)) + dot(ws, rx / (alpha + t_x))),
                 float(ws.sum()) / a,
-                -_dot(ws, 1.0 / (b + x)),
+                -dot(ws, 1.0 / (b + x)),
             ]
         )
         return total, grad * theta
@@ -165,7 +162,7 @@ class ModifiedBetaGeoModel(Model):
         """
         theta = self._theta()
         times = durations(t, "t")
-        return _on_distinct(lambda span: _expected_new(theta, span), times)
+        return on_distinct(lambda span: _expected_new(theta, span), times)
 
     def expected_purchases(self, t: float | Array, data: object) -> Array:
         """Expected purchases in the next `t` periods of each customer in `data`.
@@ -198,7 +195,7 @@ class ModifiedBetaGeoModel(Model):
         columns = self._read(data)
         times = durations(t, "t")
         x, t_x, age = columns["frequency"], columns["recency"], columns["T"]
-        times = _per_customer(times, x)
+        times = per_customer(times, x)
         value = _conditional(_shifted(theta), x, t_x, age, times, alive=False)
         return np.asarray(value * np.exp(-_log_odds_dead(theta, x, t_x, age)), dtype=np.float64)
 
@@ -264,7 +261,7 @@ class ModifiedBetaGeoModel(Model):
         ns = counts(n, "n")
         times = durations(t, "t")
         ns, times = np.broadcast_arrays(ns, times)
-        return _on_distinct(lambda count, span: _pmf(theta, count, span), ns, times)
+        return on_distinct(lambda count, span: _pmf(theta, count, span), ns, times)
 
 
 def _expected_new(theta: dict[str, float], times: Array) -> Array:
@@ -300,59 +297,9 @@ def _pmf(theta: dict[str, float], ns: Array, times: Array) -> Array:
     return np.asarray(np.minimum(active + dropped, 1.0), dtype=np.float64)
 
 
-def _on_distinct(compute: Callable[..., Array], *arrays: Array) -> Array:
-    """`compute(*arrays)`, elementwise, evaluated once per distinct combination of values.
-
-    The arrays have one shape. Many customers share a horizon or a count, and
-    the special functions cost far more than finding the distinct values, so
-    large inputs are reduced to those first.
-    """
-    shape = arrays[0].shape
-    if arrays[0].size < _DISTINCT_FROM:
-        return compute(*arrays)
-    flat = [np.ravel(values) for values in arrays]
-    varying = [values for values in flat if values.min() != values.max()]
-    if not varying:
-        representative, inverse = np.zeros(1, dtype=np.intp), np.zeros(len(flat[0]), np.intp)
-    elif len(varying) == 1:
-        _, representative, inverse = np.unique(varying[0], return_index=True, return_inverse=True)
-    else:
-        order = np.lexsort(varying[::-1])
-        new = np.zeros(len(order), dtype=bool)
-        new[0] = True
-        for values in varying:
-            ordered = values[order]
-            new[1:] |= ordered[1:] != ordered[:-1]
-        representative = order[new]
-        inverse = np.empty(len(order), dtype=np.intp)
-        inverse[order] = np.cumsum(new) - 1
-    value = compute(*(values[representative] for values in flat))
-    return np.asarray(value[inverse.reshape(-1)].reshape(shape), dtype=np.float64)
-
-
-def _dot(u: Array, v: Array) -> float:
-    """sum(u * v), without BLAS.
-
-    `u @ v` goes to a multi-threaded BLAS, whose threads can stall for
-    milliseconds when the machine's cores are busy; einsum stays on one core.
-    """
-    return float(np.einsum("i,i->", u, v))
-
-
 def _shifted(theta: dict[str, float]) -> dict[str, float]:
     """The parameters with b+1 for b: alive MBG/NBD customers are BG/NBD ones with b+1."""
     return theta | {"b": theta["b"] + 1.0}
-
-
-def _per_customer(times: Array, x: Array) -> Array:
-    """`t` broadcast to one entry per customer, or `ValidationError`."""
-    if times.ndim == 0 or times.shape == x.shape:
-        return np.broadcast_to(times, x.shape)
-    raise ValidationError(
-        f"t has {times.size} entries but the data has {x.size} rows",
-        column="t",
-        hint="pass t as one number, or as an array with one entry per customer",
-    )
 
 
 def _log_odds_dead(theta: dict[str, float], x: Array, t_x: Array, age: Array) -> Array:
