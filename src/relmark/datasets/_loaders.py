@@ -18,8 +18,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from relmark._frames import Frame
 from relmark._backends import Column, Text, build_frame, resolve_backend
+from relmark._frames import Frame
 from relmark.exceptions import ValidationError
 
 __all__ = ["load_cdnow", "load_cdnow_summary", "load_donations"]

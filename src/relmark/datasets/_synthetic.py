@@ -42,6 +42,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from relmark._backends import Column, Text, build_frame, resolve_backend
 from relmark._frames import Frame
 from relmark._time import (
     TimeLike,
@@ -52,7 +53,6 @@ from relmark._time import (
     validate_time_unit,
     validate_timezone,
 )
-from relmark._backends import Column, Text, build_frame, resolve_backend
 from relmark.exceptions import ValidationError
 from relmark.models import Channel
 
