@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import narwhals.stable.v2 as nw
@@ -18,4 +19,20 @@ def columns(frame: Any) -> dict[str, npt.NDArray[Any]]:
         if isinstance(series.dtype, nw.Datetime):
             series = series.dt.replace_time_zone(None)
         out[name] = np.asarray(series.to_numpy())
+    return out
+
+
+def log_scale_gradient(
+    log_likelihood: Callable[[npt.NDArray[np.float64]], float],
+    theta: npt.NDArray[np.float64],
+    step: float = 1e-5,
+) -> npt.NDArray[np.float64]:
+    """Central differences of `log_likelihood(theta)` with respect to log(theta)."""
+    eta = np.log(theta)
+    out = np.empty(len(eta))
+    for i in range(len(eta)):
+        up, down = eta.copy(), eta.copy()
+        up[i] += step
+        down[i] -= step
+        out[i] = (log_likelihood(np.exp(up)) - log_likelihood(np.exp(down))) / (2 * step)
     return out

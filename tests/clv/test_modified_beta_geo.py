@@ -24,13 +24,6 @@ CDNOW_ROWS = {"frequency": [2, 1, 0], "recency": [30.43, 1.71, 0.0], "T": [38.86
 
 
 @pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    """The CDNOW calibration summary (2,357 customers, weeks)."""
-    frame: pd.DataFrame = load_cdnow_summary(backend="pandas")
-    return frame
-
-
-@pytest.fixture(scope="module")
 def fitted(cdnow: pd.DataFrame) -> ModifiedBetaGeoModel:
     """MBG/NBD fitted on CDNOW."""
     return ModifiedBetaGeoModel().fit(cdnow)

@@ -174,13 +174,6 @@ def simulate(n: int, theta: tuple[float, ...], seed: int) -> dict[str, np.ndarra
 
 
 @pytest.fixture(scope="module")
-def cdnow() -> pd.DataFrame:
-    """The CDNOW calibration summary (2,357 customers, weeks)."""
-    frame: pd.DataFrame = load_cdnow_summary(backend="pandas")
-    return frame
-
-
-@pytest.fixture(scope="module")
 def fitted(cdnow: pd.DataFrame) -> ParetoNBDModel:
     """Pareto/NBD fitted on CDNOW."""
     return ParetoNBDModel().fit(cdnow)

@@ -171,8 +171,13 @@ def require(
         raise ValidationError(message, column=column, row=row, value=float(values[row]), hint=hint)
 
 
-def check_summary(columns: Columns) -> None:
+def check_summary(columns: Columns, *, suffix: str = "", fix: str | None = None) -> None:
     """Check `frequency, recency, T` in the BTYD convention of `relmark.rfm_summary`.
+
+    Args:
+        columns: The three columns, under their names plus `suffix`.
+        suffix: Appended to each name, e.g. "_cal" for a calibration split.
+        fix: How to fix a bad value, for the hints.
 
     Examples:
         >>> check_summary({"frequency": np.array([0.0]), "recency": np.array([2.0]), "T": np.array([5.0])})
@@ -181,22 +186,25 @@ def check_summary(columns: Columns) -> None:
         relmark.exceptions.ValidationError: recency must be 0 when frequency is 0 (column 'recency', row 0)
         Hint: with no repeat purchase the last purchase is the first one; compute the summary with relmark.rfm_summary
     """
-    frequency, recency, age = columns["frequency"], columns["recency"], columns["T"]
-    require_integer(frequency, "frequency")
-    fix = "compute the summary with relmark.rfm_summary"
-    require(age < 0, "T must be >= 0", column="T", values=age, hint=fix)
-    require(recency < 0, "recency must be >= 0", column="recency", values=recency, hint=fix)
+    names = [f"{name}{suffix}" for name in ("frequency", "recency", "T")]
+    n_frequency, n_recency, n_age = names
+    frequency, recency, age = (columns[name] for name in names)
+    require_integer(frequency, n_frequency)
+    fix = fix or "compute the summary with relmark.rfm_summary"
+    require(age < 0, f"{n_age} must be >= 0", column=n_age, values=age, hint=fix)
+    require(recency < 0, f"{n_recency} must be >= 0", column=n_recency, values=recency, hint=fix)
     require(
         recency > age,
-        "recency must not exceed T (the last purchase comes after the end of observation)",
-        column="recency",
+        f"{n_recency} must not exceed {n_age} (the last purchase comes after the end of"
+        " observation)",
+        column=n_recency,
         values=recency,
-        hint=f"recency and T must be in the same time unit; {fix}",
+        hint=f"{n_recency} and {n_age} must be in the same time unit; {fix}",
     )
     require(
         (frequency == 0) & (recency > 0),
-        "recency must be 0 when frequency is 0",
-        column="recency",
+        f"{n_recency} must be 0 when {n_frequency} is 0",
+        column=n_recency,
         values=recency,
         hint=f"with no repeat purchase the last purchase is the first one; {fix}",
     )

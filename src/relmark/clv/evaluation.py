@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from relmark._backends import Text, build_frame, resolve_backend
 from relmark._frames import Frame, eager_frame, frame_like, numeric_columns
-from relmark.clv._base import require, require_integer
+from relmark.clv._base import check_summary, require, require_integer
 from relmark.exceptions import ModelError, SchemaError, ValidationError
 
 __all__ = ["Evaluation", "PurchasePredictor", "calibration_summary", "evaluate"]
@@ -325,26 +325,7 @@ def _read_split(split: object) -> tuple[dict[str, Array], Any]:
         raise ValidationError(
             "the split has no customers", column="split", hint="pass at least one row"
         )
-    frequency, recency, age = columns["frequency_cal"], columns["recency_cal"], columns["T_cal"]
-    require_integer(frequency, "frequency_cal")
-    require(age < 0, "T_cal must be >= 0", column="T_cal", values=age, hint=_FIX)
-    require(
-        recency < 0, "recency_cal must be >= 0", column="recency_cal", values=recency, hint=_FIX
-    )
-    require(
-        recency > age,
-        "recency_cal must not exceed T_cal",
-        column="recency_cal",
-        values=recency,
-        hint=f"recency_cal and T_cal must be in the same time unit; {_FIX}",
-    )
-    require(
-        (frequency == 0) & (recency > 0),
-        "recency_cal must be 0 when frequency_cal is 0",
-        column="recency_cal",
-        values=recency,
-        hint=f"with no repeat purchase the last purchase is the first one; {_FIX}",
-    )
+    check_summary(columns, suffix="_cal", fix=_FIX)
     require_integer(columns["frequency_holdout"], "frequency_holdout")
     duration = columns["duration_holdout"]
     require(
