@@ -9,9 +9,10 @@ import relmark
 
 
 def test_import_relmark_imports_no_optional_library() -> None:
-    """`import relmark` imports none of pandas, polars, pyarrow, matplotlib, hypothesis."""
+    """Importing relmark and its parts imports no pandas, polars, pyarrow, matplotlib, hypothesis."""
     code = (
         "import sys, relmark, relmark.value, relmark.models, relmark.serialize, relmark.datasets\n"
+        "import relmark.clv, relmark.plotting\n"
         "heavy = ('pandas', 'polars', 'pyarrow', 'matplotlib', 'hypothesis')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
@@ -23,3 +24,11 @@ def test_all_is_sorted_and_exported() -> None:
     """Every name in `relmark.__all__` exists, once (ruff's RUF022 keeps it sorted)."""
     assert len(set(relmark.__all__)) == len(relmark.__all__)
     assert all(hasattr(relmark, name) for name in relmark.__all__)
+
+
+def test_clv_all_is_sorted_and_exported() -> None:
+    """Every name in `relmark.clv.__all__` exists, once."""
+    import relmark.clv
+
+    assert len(set(relmark.clv.__all__)) == len(relmark.clv.__all__)
+    assert all(hasattr(relmark.clv, name) for name in relmark.clv.__all__)
