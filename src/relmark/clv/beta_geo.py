@@ -32,6 +32,7 @@ from relmark.clv._base import (
     Model,
     check_summary,
     counts,
+    dot,
     durations,
     on_distinct,
     per_customer,
@@ -51,6 +52,20 @@ def by_frequency(data: FitData) -> tuple[Array, Array, npt.NDArray[np.intp]]:
 
     result: tuple[Array, Array, npt.NDArray[np.intp]] = data.memo("by_frequency", make)
     return result
+
+
+def _on_values(data: FitData, name: str, alpha: float) -> tuple[Array, Array]:
+    """log(alpha + v) and 1 / (alpha + v) for column `name`, computed once per distinct value."""
+    values, inverse = data.memo(
+        f"distinct {name}",
+        lambda: np.unique(data.columns[name], return_inverse=True),
+    )
+    shifted = alpha + values
+    if len(values) * 4 > len(inverse):  # mostly distinct: gathering would cost more
+        shifted = alpha + data.columns[name]
+        return np.log(shifted), 1.0 / shifted
+    index = inverse.reshape(-1)
+    return np.log(shifted)[index], (1.0 / shifted)[index]
 
 
 class BetaGeoModel(Model):
@@ -99,8 +114,7 @@ class BetaGeoModel(Model):
 
     def _log_likelihood(self, theta: Array, data: FitData) -> LogLikelihood:
         r, alpha, a, b = theta
-        x, t_x, age = data.columns["frequency"], data.columns["recency"], data.columns["T"]
-        w = data.weights
+        x, w = data.columns["frequency"], data.weights
         # Terms in x alone, once per distinct x.
         xs, wx, index = by_frequency(data)
         part = (
@@ -120,21 +134,24 @@ class BetaGeoModel(Model):
         repeat = xs > 0
         log_odds = np.where(repeat, np.log(a) - np.log(np.where(repeat, b + xs - 1, 1.0)), -np.inf)
         rx = r + x
-        log_end = np.log(alpha + age)
-        log_last = np.log(alpha + t_x)
+        # Ages and recencies take few distinct values (whole periods): logs once per value.
+        log_end, inv_end = _on_values(data, "T", alpha)
+        log_last, inv_last = _on_values(data, "recency", alpha)
         gap = log_odds[index] + rx * (log_end - log_last)
-        share = special.expit(gap)
-        total += float(w @ (np.logaddexp(0.0, gap) - rx * log_end))
+        # log(1 + e^gap) and its derivative e^gap / (1 + e^gap) from one exp(-|gap|).
+        small = np.exp(-np.abs(gap))
+        softplus = np.maximum(gap, 0.0) + np.log1p(small)
+        share = np.where(gap >= 0, 1.0, small) / (1.0 + small)
+        total += dot(w, softplus) - dot(w * rx, log_end)
         ws = w * share
         wk = w - ws
-        # d/db of log(b+x-1) summed per distinct x: share summed by x first.
-        share_x = np.bincount(index, weights=ws, minlength=len(xs))
+        inv_b = np.where(repeat, 1.0 / np.where(repeat, b + xs - 1, 1.0), 0.0)
         grad += np.array(
             [
-                -(wk @ log_end + ws @ log_last),
-                -(wk @ (rx / (alpha + age)) + ws @ (rx / (alpha + t_x))),
-                share_x.sum() / a,
-                -(share_x[repeat] @ (1.0 / (b + xs[repeat] - 1))),
+                -(dot(wk, log_end) + dot(ws, log_last)),
+                -(dot(wk * rx, inv_end) + dot(ws * rx, inv_last)),
+                ws.sum() / a,
+                -dot(ws, inv_b[index]),
             ]
         )
         return total, grad * theta
