@@ -17,7 +17,7 @@ from _support import log_scale_gradient
 from relmark.clv._base import compress
 from relmark.clv.beta_geo_beta_binom import BetaGeoBetaBinomModel
 from relmark.datasets import load_donations
-from relmark.exceptions import ConvergenceError, NotFittedError, SchemaError, ValidationError
+from relmark.exceptions import ConvergenceError, SchemaError, ValidationError
 
 NAMES = ("alpha", "beta", "gamma", "delta")
 COLUMNS = ("frequency", "recency", "periods")
@@ -109,27 +109,6 @@ class TestFit:
         assert dict(by_array.params_) == pytest.approx(dict(fitted.params_), rel=1e-12)
         assert by_array.n_customers_ == fitted.n_customers_ == 11_104
 
-    def test_weights_equal_repeated_rows(
-        self, donations: pd.DataFrame, fitted: BetaGeoBetaBinomModel
-    ) -> None:
-        """One row per donor (11,104 rows) fits exactly as the 22 weighted patterns."""
-        repeated = donations.loc[donations.index.repeat(donations["weights"])]
-        by_rows = BetaGeoBetaBinomModel().fit(repeated)
-        assert dict(by_rows.params_) == pytest.approx(dict(fitted.params_), rel=1e-9)
-        assert by_rows.log_likelihood_ == pytest.approx(fitted.log_likelihood_, rel=1e-12)
-
-    def test_every_backend_and_a_mapping_give_one_answer(
-        self, fitted: BetaGeoBetaBinomModel
-    ) -> None:
-        """pandas, polars, pyarrow and a dict of arrays fit to the same parameters."""
-        for backend in ("polars", "pyarrow"):
-            other = BetaGeoBetaBinomModel().fit(load_donations(backend=backend), weights="weights")
-            assert dict(other.params_) == pytest.approx(dict(fitted.params_), rel=1e-9)
-        frame = load_donations(backend="pandas")
-        mapping = {name: frame[name].to_numpy() for name in COLUMNS}
-        other = BetaGeoBetaBinomModel().fit(mapping, weights=frame["weights"].to_numpy())
-        assert dict(other.params_) == pytest.approx(dict(fitted.params_), rel=1e-9)
-
     def test_log_likelihood_matches_the_formula_term_by_term(
         self, fitted: BetaGeoBetaBinomModel, donations: pd.DataFrame
     ) -> None:
@@ -174,19 +153,6 @@ class TestFit:
         assert list(errors) == list(NAMES)
         assert all(0 < errors[name] < fitted.params_[name] for name in NAMES)
         assert np.sqrt(np.diag(fitted.covariance_)) == pytest.approx(list(errors.values()))
-
-    def test_inputs_are_not_modified(self) -> None:
-        """The caller's arrays come back untouched."""
-        frame = load_donations(backend="pandas")
-        data = {name: frame[name].to_numpy(dtype=float) for name in COLUMNS}
-        copies = {name: values.copy() for name, values in data.items()}
-        weights = frame["weights"].to_numpy(dtype=float)
-        model = BetaGeoBetaBinomModel().fit(data, weights=weights)
-        model.expected_purchases(np.full(22, 5), data)
-        model.probability_alive(data, periods_ahead=np.ones(22))
-        for name, values in data.items():
-            np.testing.assert_array_equal(values, copies[name])
-        np.testing.assert_array_equal(weights, frame["weights"].to_numpy(dtype=float))
 
     def test_unidentified_data_raise_convergence_error(self) -> None:
         """Nobody ever transacts again: the parameters run off and the fit refuses."""
@@ -246,19 +212,6 @@ class TestValidation:
             fitted.probability_of_purchases(1, t)
         with pytest.raises(ValidationError, match="periods_ahead must be"):
             fitted.probability_alive(ROWS, periods_ahead=t)
-
-    def test_predicting_before_fit_raises(self) -> None:
-        """Every prediction and fitted attribute raises NotFittedError before fit."""
-        model = BetaGeoBetaBinomModel()
-        for call in (
-            lambda: model.expected_purchases_new(1),
-            lambda: model.expected_purchases(1, ROWS),
-            lambda: model.probability_alive(ROWS),
-            lambda: model.probability_of_purchases(1, 1),
-            model.summary,
-        ):
-            with pytest.raises(NotFittedError, match=r"call \.fit\(data\) first"):
-                call()
 
 
 class TestGradient:

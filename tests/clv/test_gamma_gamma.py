@@ -128,26 +128,6 @@ class TestGammaGammaModel:
             dict(fitted.params_), rel=1e-9
         )
 
-    def test_every_backend_and_a_mapping_give_one_answer(self, fitted: GammaGammaModel) -> None:
-        """pandas, polars, pyarrow and a dict of arrays fit to the same parameters."""
-        for backend in ("polars", "pyarrow"):
-            other = GammaGammaModel().fit(load_cdnow_summary(backend=backend, with_spend=True))
-            assert dict(other.params_) == pytest.approx(dict(fitted.params_), rel=1e-9)
-        frame = load_cdnow_summary(backend="pandas", with_spend=True)
-        mapping = {name: frame[name].to_numpy() for name in ("frequency", "monetary_value")}
-        other = GammaGammaModel().fit(mapping)
-        assert dict(other.params_) == pytest.approx(dict(fitted.params_), rel=1e-9)
-
-    def test_weights_equal_repeated_rows(self, cdnow: pd.DataFrame) -> None:
-        """Weighting a row by 3 is fitting it three times."""
-        head = cdnow.head(800)
-        weights = np.where(np.arange(800) % 5 == 0, 3.0, 1.0)
-        repeated = head.loc[head.index.repeat(weights.astype(int))]
-        by_weight = GammaGammaModel().fit(head, weights=weights)
-        by_rows = GammaGammaModel().fit(repeated)
-        assert dict(by_weight.params_) == pytest.approx(dict(by_rows.params_), rel=1e-7)
-        assert by_weight.n_customers_ == (repeated["frequency"] > 0).sum()
-
     def test_recovers_synthetic_parameters(self) -> None:
         """Spend simulated by make_synthetic gives back p, q, v within 3 standard errors."""
         data = make_synthetic(
