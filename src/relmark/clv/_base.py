@@ -576,20 +576,16 @@ class Model(abc.ABC):
             options={"maxiter": self.max_iter, "gtol": 1e-6},  # Newton steps finish the job
         )
         eta = np.asarray(result.x, dtype=np.float64)
-        value, gradient = objective(eta)
-        name = type(self).__name__
-        if not math.isfinite(value):
+        if not math.isfinite(result.fun):
             raise ConvergenceError(
-                f"{name} did not converge: the log-likelihood is not finite at the optimiser's"
-                f" last point ({result.message})"
+                f"{type(self).__name__} did not converge: the log-likelihood is not finite at"
+                f" the optimiser's last point ({result.message})"
             )
-        hessian = _hessian(objective, eta)
-        eta, hessian = _polish(objective, eta, hessian)
-        value, gradient = objective(eta)
+        eta, gradient, hessian = _polish(objective, eta, float(result.fun), result.jac)
         self._check_converged(result, eta, gradient, hessian)
         n = data.n_customers
         theta = np.exp(eta)
-        log_lik, _ = self._log_likelihood(theta, data)
+        log_lik, _ = self._log_likelihood(theta, data)  # without the penalty
         covariance_eta = np.asarray(np.linalg.inv(hessian * n), dtype=np.float64)
         self._check_identified(covariance_eta)
         covariance = covariance_eta * np.outer(theta, theta)
@@ -728,15 +724,18 @@ def _hessian(objective: Any, eta: Array) -> Array:
     return (hessian + hessian.T) / 2
 
 
-def _polish(objective: Any, eta: Array, hessian: Array) -> tuple[Array, Array]:
+def _polish(
+    objective: Any, eta: Array, value: float, gradient: Array
+) -> tuple[Array, Array, Array]:
     """Newton steps from the optimiser's answer while they lower the objective.
 
     The optimiser stops within its tolerance of the maximum; a few Newton
     steps take it to where the gradient vanishes to rounding, so repeated
     fits agree to many digits. The Hessian is refreshed only if a step was
-    large enough to change it.
+    large enough to change it. Returns the point, its gradient and Hessian.
     """
-    value, gradient = objective(eta)
+    gradient = np.asarray(gradient, dtype=np.float64)
+    hessian = _hessian(objective, eta)
     start = eta
     for _ in range(4):
         try:
@@ -752,4 +751,4 @@ def _polish(objective: Any, eta: Array, hessian: Array) -> tuple[Array, Array]:
             break
     if np.abs(eta - start).max() > 1e-4:
         hessian = _hessian(objective, eta)
-    return eta, hessian
+    return eta, gradient, hessian
