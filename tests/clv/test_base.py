@@ -23,8 +23,9 @@ from relmark.clv import (
     ModifiedBetaGeoModel,
     Params,
     ParetoNBDModel,
+    _base,
 )
-from relmark.clv._base import Model, check_summary, compress, read_weights
+from relmark.clv._base import Model, check_summary, compress, distinct_rows, read_weights
 from relmark.datasets import load_cdnow_summary, load_donations
 from relmark.exceptions import NotFittedError, ValidationError
 
@@ -182,7 +183,7 @@ class TestCompress:
 
     @pytest.mark.parametrize("whole", [True, False])
     def test_merges_identical_rows_and_sums_weights(self, whole: bool, rng: Any) -> None:
-        """Whole-number and fractional rows both merge to the distinct rows with their weights."""
+        """Whole-number and fractional rows merge to the distinct rows with their summed weights."""
         x = rng.integers(0, 5, 1000).astype(float)
         y = rng.integers(0, 7, 1000).astype(float) + (0.0 if whole else 0.5)
         weights = rng.random(1000)
@@ -191,10 +192,35 @@ class TestCompress:
         keep = weights > 0
         expected = pd.DataFrame({"x": x[keep], "y": y[keep], "w": weights[keep]})
         expected = expected.groupby(["x", "y"], as_index=False)["w"].sum()
-        np.testing.assert_array_equal(fit.columns["x"], expected["x"])
-        np.testing.assert_array_equal(fit.columns["y"], expected["y"])
-        np.testing.assert_allclose(fit.weights, expected["w"], rtol=1e-12)
+        got = pd.DataFrame({"x": fit.columns["x"], "y": fit.columns["y"], "w": fit.weights})
+        got = got.sort_values(["x", "y"], ignore_index=True)
+        np.testing.assert_array_equal(got["x"], expected["x"])
+        np.testing.assert_array_equal(got["y"], expected["y"])
+        np.testing.assert_allclose(got["w"], expected["w"], rtol=1e-12)
         assert fit.n_customers == pytest.approx(weights.sum())
+
+
+class TestDistinctRows:
+    """relmark.clv._base.distinct_rows."""
+
+    def test_rows_map_back_exactly(self, rng: Any) -> None:
+        """Every row is rebuilt from its distinct row, and distinct rows are distinct."""
+        columns = [rng.integers(0, 4, 5000).astype(float), rng.integers(0, 3, 5000) / 2]
+        distinct, inverse = distinct_rows(columns)
+        for values, original in zip(distinct, columns, strict=True):
+            np.testing.assert_array_equal(values[inverse], original)
+        assert len(set(zip(*(values.tolist() for values in distinct), strict=True))) == 12
+        assert len(distinct[0]) == 12
+
+    def test_hash_collisions_fall_back_to_exact_matching(
+        self, rng: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """If every row hashed alike, rows would still be matched exactly."""
+        monkeypatch.setattr(_base, "_MIX", (np.uint64(0),) * 4)
+        columns = [rng.integers(0, 4, 500).astype(float), rng.random(500)]
+        distinct, inverse = distinct_rows(columns)
+        for values, original in zip(distinct, columns, strict=True):
+            np.testing.assert_array_equal(values[inverse], original)
 
 
 class TestReadWeights:

@@ -38,9 +38,11 @@ __all__ = [
     "LogLikelihood",
     "Model",
     "Params",
+    "broadcast",
     "check_summary",
     "compress",
     "counts",
+    "distinct_rows",
     "dot",
     "durations",
     "on_distinct",
@@ -210,6 +212,68 @@ def check_summary(columns: Columns, *, suffix: str = "", fix: str | None = None)
     )
 
 
+_MIX: Final[tuple[np.uint64, ...]] = (
+    np.uint64(0x9E3779B97F4A7C15),
+    np.uint64(0xBF58476D1CE4E5B9),
+    np.uint64(0x94D049BB133111EB),
+    np.uint64(0xD6E8FEB86659FD93),
+)
+
+
+def distinct_rows(
+    columns: Sequence[npt.NDArray[Any]],
+) -> tuple[list[Array], npt.NDArray[np.intp]]:
+    """The distinct rows of equal-length columns, and each row's index among them.
+
+    Each row is hashed to 64 bits; the hash's top bits and the row number are
+    packed in one integer, so a single (fast) sort groups equal hashes and
+    yields the permutation. Rows are then compared with their group's first
+    row, and any that differ (a hash collision) get an entry of their own:
+    the result is exact. The distinct rows come in no particular order.
+
+    Examples:
+        >>> rows, inverse = distinct_rows([np.array([2.0, 1.0, 2.0]), np.array([0.5, 0.5, 0.5])])
+        >>> [values[inverse] for values in rows]
+        [array([2., 1., 2.]), array([0.5, 0.5, 0.5])]
+        >>> len(rows[0])
+        2
+    """
+    flat = [np.ascontiguousarray(values, dtype=np.float64).reshape(-1) for values in columns]
+    size = len(flat[0])
+    if size == 0:
+        return flat, np.zeros(0, dtype=np.intp)
+    bits = max(int(size - 1).bit_length(), 1)
+    key = np.zeros(size, dtype=np.uint64)
+    for values, mix in zip(flat, _MIX * (len(flat) // len(_MIX) + 1), strict=False):
+        key ^= (values + 0.0).view(np.uint64)  # + 0.0 makes -0.0 hash as 0.0
+        key *= mix
+        key ^= key >> np.uint64(29)
+    packed = (key >> np.uint64(bits)) << np.uint64(bits)
+    packed |= np.arange(size, dtype=np.uint64)
+    packed.sort()
+    order = (packed & np.uint64((1 << bits) - 1)).astype(np.intp)
+    packed >>= np.uint64(bits)
+    new = np.empty(size, dtype=bool)
+    new[0] = True
+    np.not_equal(packed[1:], packed[:-1], out=new[1:])
+    n_distinct = int(np.count_nonzero(new))
+    inverse = np.empty(size, dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    pick = order[new]
+    distinct = [values[pick] for values in flat]
+    stray = np.zeros(size, dtype=bool)
+    for first, values in zip(distinct, flat, strict=True):
+        stray |= first[inverse] != values
+    if stray.any():  # hash collisions: those rows stand on their own
+        rows = np.flatnonzero(stray)
+        inverse[rows] = n_distinct + np.arange(len(rows))
+        distinct = [
+            np.concatenate((first, values[rows]))
+            for first, values in zip(distinct, flat, strict=True)
+        ]
+    return distinct, inverse
+
+
 def on_distinct(compute: Callable[..., Array], *arrays: Array) -> Array:
     """`compute(*arrays)`, elementwise, evaluated once per distinct combination of values.
 
@@ -220,33 +284,31 @@ def on_distinct(compute: Callable[..., Array], *arrays: Array) -> Array:
     shape = arrays[0].shape
     if arrays[0].size < _DISTINCT_FROM:
         return compute(*arrays)
-    flat = [np.ravel(values) for values in arrays]
-    varying = [values for values in flat if values.min() != values.max()]
-    if not varying:
-        representative, inverse = np.zeros(1, dtype=np.intp), np.zeros(len(flat[0]), np.intp)
-    elif len(varying) == 1:
-        _, representative, inverse = np.unique(varying[0], return_index=True, return_inverse=True)
-    else:
-        order = np.lexsort(varying[::-1])
-        new = np.zeros(len(order), dtype=bool)
-        new[0] = True
-        for values in varying:
-            ordered = values[order]
-            new[1:] |= ordered[1:] != ordered[:-1]
-        representative = order[new]
-        inverse = np.empty(len(order), dtype=np.intp)
-        inverse[order] = np.cumsum(new) - 1
-    value = compute(*(values[representative] for values in flat))
-    return np.asarray(value[inverse.reshape(-1)].reshape(shape), dtype=np.float64)
+    distinct, inverse = distinct_rows(arrays)
+    value = compute(*distinct)
+    return np.asarray(value[inverse].reshape(shape), dtype=np.float64)
+
+
+def broadcast(ns: Array, times: Array) -> tuple[Array, Array]:
+    """`n` and `t` broadcast against each other, or a `ValidationError`."""
+    try:
+        wide_n, wide_t = np.broadcast_arrays(ns, times)
+    except ValueError as exc:
+        raise ValidationError(
+            f"n and t do not broadcast: shapes {ns.shape} and {times.shape}",
+            column="t",
+            hint="pass arrays of one shape, or a number for one of them",
+        ) from exc
+    return wide_n, wide_t
 
 
 def dot(u: Array, v: Array) -> float:
     """sum(u * v), without BLAS.
 
     `u @ v` goes to a multi-threaded BLAS, whose threads can stall for
-    milliseconds when the machine's cores are busy; einsum stays on one core.
+    milliseconds when the machine's cores are busy; numpy's own sum stays on one core.
     """
-    return float(np.einsum("i,i->", u, v))
+    return float(np.add.reduce(u * v))  # pairwise summation: accurate on long vectors
 
 
 def per_customer(times: Array, x: Array) -> Array:
@@ -342,15 +404,12 @@ def read_weights(weights: object, data: object, n_rows: int) -> Array:
 def compress(columns: Columns, weights: Array) -> FitData:
     """Merge identical rows, summing their weights; rows of weight 0 are dropped.
 
-    Rows come out sorted (lexicographically by the columns in order).
+    The merged rows come in no particular order.
 
     Examples:
-        >>> fit = compress({"x": np.array([1.0, 0.0, 1.0])}, np.ones(3))
-        >>> fit.columns["x"], fit.weights
-        (array([0., 1.]), array([1., 2.]))
         >>> fit = compress({"x": np.array([1.5, 0.0, 1.5]), "y": np.array([2.0, 1.0, 2.0])}, np.ones(3))
-        >>> fit.columns["x"], fit.columns["y"], fit.weights
-        (array([0. , 1.5]), array([1., 2.]), array([1., 2.]))
+        >>> sorted(zip(fit.columns["x"].tolist(), fit.columns["y"].tolist(), fit.weights.tolist()))
+        [(0.0, 1.0, 1.0), (1.5, 2.0, 2.0)]
     """
     keep = weights > 0
     names = list(columns)
@@ -363,53 +422,10 @@ def compress(columns: Columns, weights: Array) -> FitData:
             weights=kept,
             n_customers=total,
         )
-    packed = _pack(stacked)
-    if packed is not None:
-        keys, inverse = np.unique(packed[0], return_inverse=True)
-        summed = np.bincount(inverse.reshape(-1), weights=kept, minlength=len(keys))
-        merged = dict(zip(names, _unpack(keys, packed[1]), strict=True))
-        return FitData(columns=merged, weights=summed.astype(np.float64), n_customers=total)
-    order = np.lexsort(stacked[::-1])
-    ordered = [values[order] for values in stacked]
-    new = np.ones(len(order), dtype=bool)
-    for values in ordered:
-        new[1:] &= values[1:] == values[:-1]
-    new = ~new
-    new[0] = True
-    starts = np.flatnonzero(new)
-    totals = np.asarray(np.add.reduceat(kept[order], starts), dtype=np.float64)
-    merged = {name: values[starts] for name, values in zip(names, ordered, strict=True)}
-    return FitData(columns=merged, weights=totals, n_customers=total)
-
-
-def _pack(columns: list[Array]) -> tuple[npt.NDArray[np.int64], list[int]] | None:
-    """Whole-number columns >= 0 as one int64 key (mixed radix), or None if they do not fit.
-
-    Summaries in whole periods are the common case; sorting one int64 array
-    is several times quicker than sorting rows of floats.
-    """
-    sizes = []
-    for values in columns:
-        top = float(values.max())
-        if values.min() < 0 or top >= 2**31 or not np.array_equal(values, np.floor(values)):
-            return None
-        sizes.append(int(top) + 1)
-    if math.prod(sizes) >= 2**62:
-        return None
-    key = np.zeros(len(columns[0]), dtype=np.int64)
-    for values, size in zip(columns, sizes, strict=True):
-        key *= size
-        key += values.astype(np.int64)
-    return key, sizes
-
-
-def _unpack(keys: npt.NDArray[np.int64], sizes: list[int]) -> list[Array]:
-    """The columns `_pack` packed into `keys`, as float64."""
-    out = []
-    for size in reversed(sizes):
-        keys, part = np.divmod(keys, size)
-        out.append(part.astype(np.float64))
-    return out[::-1]
+    distinct, inverse = distinct_rows(stacked)
+    summed = np.bincount(inverse, weights=kept, minlength=len(distinct[0]))
+    merged = dict(zip(names, distinct, strict=True))
+    return FitData(columns=merged, weights=summed.astype(np.float64), n_customers=total)
 
 
 class Model(abc.ABC):

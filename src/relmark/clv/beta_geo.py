@@ -30,6 +30,7 @@ from relmark.clv._base import (
     FitData,
     LogLikelihood,
     Model,
+    broadcast,
     check_summary,
     counts,
     dot,
@@ -241,7 +242,7 @@ class BetaGeoModel(Model):
         theta = self._theta()
         ns = counts(n, "n")
         times = durations(t, "t")
-        ns, times = np.broadcast_arrays(ns, times)
+        ns, times = broadcast(ns, times)
         return on_distinct(lambda ns, times: _pmf(theta, ns, times), ns, times)
 
 

@@ -33,7 +33,6 @@ analytic: the digamma parts of the sum are gathered per opportunity with
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Callable, Iterator
 from typing import ClassVar, Final, TypeAlias
 
@@ -47,7 +46,9 @@ from relmark.clv._base import (
     FitData,
     LogLikelihood,
     Model,
+    broadcast,
     counts,
+    distinct_rows,
     durations,
     require,
 )
@@ -284,7 +285,7 @@ class BetaGeoBetaBinomModel(Model):
         theta = self._theta()
         ns = counts(n, "n")
         times = _opportunities(t, "t")
-        ns, times = np.broadcast_arrays(ns, times)
+        ns, times = broadcast(ns, times)
         shape = ns.shape
         pair, inverse = _distinct(
             ns.reshape(-1).astype(np.int64), times.reshape(-1).astype(np.int64)
@@ -467,27 +468,9 @@ def _integers(columns: Columns) -> tuple[IntArray, IntArray, IntArray]:
 
 
 def _distinct(*columns: IntArray) -> tuple[list[IntArray], IntArray]:
-    """The distinct rows of equal-length columns of whole numbers >= 0, and where each row went.
-
-    The columns are packed into one int64 key when their ranges allow it
-    (a sort of one integer array is far quicker than of rows).
-    """
-    flat = [column.reshape(-1) for column in columns]
-    if flat[0].size == 0:
-        return flat, np.zeros(0, dtype=np.int64)
-    sizes = [int(column.max()) + 1 for column in flat]
-    if math.prod(sizes) >= 1 << 62:
-        unique, inverse = np.unique(np.stack(flat), axis=1, return_inverse=True)
-        return list(unique), inverse.reshape(-1)
-    key = np.zeros(flat[0].shape, dtype=np.int64)
-    for column, size in zip(flat, sizes, strict=True):
-        key = key * size + column
-    keys, inverse = np.unique(key, return_inverse=True)
-    parts = []
-    for size in reversed(sizes):
-        keys, part = np.divmod(keys, size)
-        parts.append(part)
-    return parts[::-1], inverse.reshape(-1)
+    """The distinct rows of whole-number columns (as int64) and where each row went."""
+    distinct, inverse = distinct_rows(columns)
+    return [values.astype(np.int64) for values in distinct], inverse.astype(np.int64)
 
 
 def _log_choose(n: IntArray, k: IntArray) -> Array:

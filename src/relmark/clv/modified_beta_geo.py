@@ -38,6 +38,7 @@ from relmark.clv._base import (
     FitData,
     LogLikelihood,
     Model,
+    broadcast,
     check_summary,
     counts,
     dot,
@@ -260,7 +261,7 @@ class ModifiedBetaGeoModel(Model):
         theta = self._theta()
         ns = counts(n, "n")
         times = durations(t, "t")
-        ns, times = np.broadcast_arrays(ns, times)
+        ns, times = broadcast(ns, times)
         return on_distinct(lambda count, span: _pmf(theta, count, span), ns, times)
 
 

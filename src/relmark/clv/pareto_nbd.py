@@ -60,12 +60,15 @@ from relmark.clv._base import (
     FitData,
     LogLikelihood,
     Model,
+    broadcast,
     check_summary,
     counts,
+    distinct_rows,
+    dot,
     durations,
+    per_customer,
 )
 from relmark.clv.beta_geo import by_frequency
-from relmark.exceptions import ValidationError
 
 __all__ = ["ParetoNBDModel"]
 
@@ -427,63 +430,19 @@ def _log_parts(
     return alive, dead
 
 
-def _dot(weights: Array, values: Array) -> float:
-    """Weighted sum without BLAS (whose threads cost milliseconds to wake on long vectors)."""
-    return float(np.add.reduce(weights * values))
-
-
-_MIX: Final[tuple[np.uint64, ...]] = (
-    np.uint64(0x9E3779B97F4A7C15),
-    np.uint64(0xBF58476D1CE4E5B9),
-    np.uint64(0x94D049BB133111EB),
-)
-
-
-def _distinct(columns: Sequence[Array]) -> tuple[tuple[Array, ...], Index | None]:
-    """Distinct rows of equal-length float columns and each row's index among them.
+def _distinct(columns: Sequence[Array]) -> tuple[Sequence[Array], Index | None]:
+    """Distinct rows of equal-length columns and each row's index among them.
 
     Returns the columns unchanged and None when there are few rows or hardly
-    any repeats. Each row is hashed to 64 bits; the hash's top bits and the
-    row number are packed in one integer, so a single (fast, SIMD) sort
-    groups equal hashes and yields the permutation. Rows are then compared
-    with their group's first row, and any that differ (a hash collision) get
-    an entry of their own: the result is exact.
+    any repeats, so the caller skips the gather.
     """
     size = len(columns[0])
     if size < _DISTINCT_FROM:
-        return tuple(columns), None
-    bits = int(size - 1).bit_length()
-    key = np.zeros(size, dtype=np.uint64)
-    for column, mix in zip(columns, _MIX, strict=False):
-        key ^= np.ascontiguousarray(column, dtype=np.float64).view(np.uint64)
-        key *= mix
-        key ^= key >> np.uint64(29)
-    packed = (key >> np.uint64(bits)) << np.uint64(bits)
-    packed |= np.arange(size, dtype=np.uint64)
-    packed.sort()
-    order = (packed & np.uint64((1 << bits) - 1)).astype(np.intp)
-    packed >>= np.uint64(bits)
-    new = np.empty(size, dtype=bool)
-    new[0] = True
-    np.not_equal(packed[1:], packed[:-1], out=new[1:])
-    n_distinct = int(np.count_nonzero(new))
-    if n_distinct > 0.9 * size:
-        return tuple(columns), None
-    inverse = np.empty(size, dtype=np.intp)
-    inverse[order] = np.cumsum(new) - 1
-    pick = order[new]
-    distinct = [column[pick] for column in columns]
-    stray = np.zeros(size, dtype=bool)
-    for first, column in zip(distinct, columns, strict=True):
-        stray |= first[inverse] != column
-    if stray.any():  # hash collisions: those rows stand on their own
-        rows = np.flatnonzero(stray)
-        inverse[rows] = n_distinct + np.arange(len(rows))
-        distinct = [
-            np.concatenate((first, column[rows]))
-            for first, column in zip(distinct, columns, strict=True)
-        ]
-    return tuple(distinct), inverse
+        return columns, None
+    distinct, inverse = distinct_rows(columns)
+    if len(distinct[0]) > 0.9 * size:
+        return columns, None
+    return distinct, inverse
 
 
 def _alive_rows(theta: Theta, x: Array, t_x: Array, age: Array) -> Array:
@@ -508,17 +467,6 @@ def _future(theta: Theta, x: Array, age: Array, t: Array) -> Array:
     r, alpha, s, beta = (float(v) for v in theta)
     log_ratio = np.log1p(t / (beta + age))
     return (r + x) / (alpha + age) * (beta + age) * log_ratio * special.exprel((1 - s) * log_ratio)
-
-
-def _per_row(times: Array, size: int) -> Array:
-    """A number, or one entry per row, as an array of `size`; else ValidationError."""
-    if times.ndim == 0 or times.shape == (size,):
-        return np.broadcast_to(times, (size,))
-    raise ValidationError(
-        f"t must be a number or have one entry per row of data ({size}), got shape {times.shape}",
-        column="t",
-        hint="pass one length of time for everyone, or an array with one per customer",
-    )
 
 
 def _purchase_probabilities(theta: Theta, n: Array, t: Array) -> Array:
@@ -611,12 +559,12 @@ class ParetoNBDModel(Model):
         xs, wx, _ = by_frequency(data)
         n = float(wx.sum())
         total = float(
-            _dot(wx, special.gammaln(r + xs) - special.gammaln(r))
+            dot(wx, special.gammaln(r + xs) - special.gammaln(r))
             + n * (r * math.log(alpha) + s * math.log(beta))
         )
         grad = np.array(
             [
-                _dot(wx, special.digamma(r + xs) - special.digamma(r)) + n * math.log(alpha),
+                dot(wx, special.digamma(r + xs) - special.digamma(r)) + n * math.log(alpha),
                 n * r / alpha,
                 n * math.log(beta),
                 n * s / beta,
@@ -632,13 +580,13 @@ class ParetoNBDModel(Model):
         bracket = np.logaddexp(alive, dead)
         share = np.exp(dead - bracket)
         keep = 1.0 - share
-        total += _dot(w, bracket)
+        total += dot(w, bracket)
         grad += np.array(
             [
-                _dot(w, -(keep * log_a + share * death.log_alpha)),
-                _dot(w, -(m * (keep / (alpha + age) + share * death.inv_alpha))),
-                _dot(w, share * (1.0 / s - death.log_beta) - keep * log_b),
-                _dot(w, -(keep * s / (beta + age) + share * (s + 1.0) * death.inv_beta)),
+                dot(w, -(keep * log_a + share * death.log_alpha)),
+                dot(w, -(m * (keep / (alpha + age) + share * death.inv_alpha))),
+                dot(w, share * (1.0 / s - death.log_beta) - keep * log_b),
+                dot(w, -(keep * s / (beta + age) + share * (s + 1.0) * death.inv_beta)),
             ]
         )
         return total, grad * theta
@@ -708,7 +656,7 @@ class ParetoNBDModel(Model):
             (xs, txs, ages), inverse = _distinct((x, t_x, age))
             value = _future(theta, xs, ages, times) * _alive_rows(theta, xs, txs, ages)
             return value if inverse is None else value[inverse]
-        times = _per_row(times, len(x))
+        times = per_customer(times, x)
         return _future(theta, x, age, times) * _alive(theta, x, t_x, age)
 
     def probability_alive(self, data: object) -> Array:
@@ -771,14 +719,7 @@ class ParetoNBDModel(Model):
         theta = self._vector()
         ns = counts(n, "n")
         times = durations(t, "t")
-        try:
-            ns, times = np.broadcast_arrays(ns, times)
-        except ValueError as exc:
-            raise ValidationError(
-                f"n and t do not broadcast: shapes {ns.shape} and {times.shape}",
-                column="t",
-                hint="pass arrays of one shape, or a number for one of them",
-            ) from exc
+        ns, times = broadcast(ns, times)
         (flat_n, flat_t), inverse = _distinct((ns.reshape(-1), times.reshape(-1)))
         out = _purchase_probabilities(theta, flat_n, flat_t)
         if inverse is not None:
