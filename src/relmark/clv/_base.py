@@ -39,6 +39,7 @@ __all__ = [
     "Model",
     "Params",
     "broadcast",
+    "by_frequency",
     "check_summary",
     "compress",
     "counts",
@@ -426,6 +427,23 @@ def compress(columns: Columns, weights: Array) -> FitData:
     summed = np.bincount(inverse, weights=kept, minlength=len(distinct[0]))
     merged = dict(zip(names, distinct, strict=True))
     return FitData(columns=merged, weights=summed.astype(np.float64), n_customers=total)
+
+
+def by_frequency(data: FitData) -> tuple[Array, Array, npt.NDArray[np.intp]]:
+    """Distinct frequencies of `data`, the total weight of each, and each row's index into them.
+
+    Terms of a likelihood that depend on the frequency alone are summed once
+    per distinct frequency with these weights. Computed once per fit.
+    """
+
+    def make() -> tuple[Array, Array, npt.NDArray[np.intp]]:
+        values, inverse = np.unique(data.columns["frequency"], return_inverse=True)
+        inverse = inverse.reshape(-1)
+        totals = np.bincount(inverse, weights=data.weights, minlength=len(values))
+        return values, totals.astype(np.float64), inverse
+
+    result: tuple[Array, Array, npt.NDArray[np.intp]] = data.memo("by_frequency", make)
+    return result
 
 
 class Model(abc.ABC):

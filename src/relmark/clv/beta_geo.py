@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-import numpy.typing as npt
 from scipy import special
 
 from relmark.clv._base import (
@@ -31,6 +30,7 @@ from relmark.clv._base import (
     LogLikelihood,
     Model,
     broadcast,
+    by_frequency,
     check_summary,
     counts,
     dot,
@@ -40,19 +40,6 @@ from relmark.clv._base import (
 )
 
 __all__ = ["BetaGeoModel"]
-
-
-def by_frequency(data: FitData) -> tuple[Array, Array, npt.NDArray[np.intp]]:
-    """Distinct frequencies of `data`, the total weight of each, and each row's index into them."""
-
-    def make() -> tuple[Array, Array, npt.NDArray[np.intp]]:
-        values, inverse = np.unique(data.columns["frequency"], return_inverse=True)
-        inverse = inverse.reshape(-1)
-        totals = np.bincount(inverse, weights=data.weights, minlength=len(values))
-        return values, totals.astype(np.float64), inverse
-
-    result: tuple[Array, Array, npt.NDArray[np.intp]] = data.memo("by_frequency", make)
-    return result
 
 
 def _on_values(data: FitData, name: str, alpha: float) -> tuple[Array, Array]:

@@ -49,6 +49,7 @@ from relmark.clv._base import (
     broadcast,
     counts,
     distinct_rows,
+    dot,
     durations,
     require,
 )
@@ -148,7 +149,7 @@ class BetaGeoBetaBinomModel(Model):
         n = columns["periods"].astype(np.int64)
         alpha, beta, gamma, delta = (float(value) for value in theta)
         rows, grad = _log_likelihood_rows(alpha, beta, gamma, delta, x, t_x, n, data.weights)
-        return float(data.weights @ rows), grad * theta
+        return dot(data.weights, rows), grad * theta
 
     # -- predictions ----------------------------------------------------------------------
 

@@ -37,6 +37,8 @@ from relmark.clv._base import (
     FitData,
     LogLikelihood,
     Model,
+    by_frequency,
+    dot,
     require,
     require_integer,
 )
@@ -54,9 +56,8 @@ def _fixed(data: FitData) -> tuple[Array, Array, Array, Array, float]:
 
     def make() -> tuple[Array, Array, Array, Array, float]:
         x, m, w = data.columns["frequency"], data.columns["monetary_value"], data.weights
-        values, inverse = np.unique(x, return_inverse=True)
-        totals = np.bincount(inverse.reshape(-1), weights=w, minlength=len(values))
-        return values, totals.astype(np.float64), x * m, w * x, float(w @ np.log(m))
+        values, totals, _ = by_frequency(data)
+        return values, totals, x * m, w * x, dot(w, np.log(m))
 
     result: tuple[Array, Array, Array, Array, float] = data.memo("gamma_gamma", make)
     return result
@@ -190,12 +191,12 @@ class GammaGammaModel(Model):
         # Terms in x and zbar, per row.
         shrink = np.log1p(v / xm)  # ln((v + x zbar) / (x zbar))
         grow = np.log1p(xm / v)  # ln((v + x zbar) / v)
-        w_shrink = float(wx_row @ shrink)
-        w_grow = float(w @ grow)
+        w_shrink = dot(wx_row, shrink)
+        w_grow = dot(w, grow)
         total += -p * w_shrink - q * w_grow
         d_p -= w_shrink
         d_q -= w_grow
-        d_v = q / v * data.n_customers - float(w @ ((p * data.columns["frequency"] + q) / (v + xm)))
+        d_v = q / v * data.n_customers - dot(w, (p * data.columns["frequency"] + q) / (v + xm))
         return total, np.array([d_p, d_q, d_v]) * theta
 
     # -- predictions ----------------------------------------------------------------------

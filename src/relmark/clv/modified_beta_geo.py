@@ -39,6 +39,7 @@ from relmark.clv._base import (
     LogLikelihood,
     Model,
     broadcast,
+    by_frequency,
     check_summary,
     counts,
     dot,
@@ -46,7 +47,7 @@ from relmark.clv._base import (
     on_distinct,
     per_customer,
 )
-from relmark.clv.beta_geo import _conditional, by_frequency
+from relmark.clv.beta_geo import _conditional
 
 __all__ = ["ModifiedBetaGeoModel"]
 

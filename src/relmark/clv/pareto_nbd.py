@@ -61,6 +61,7 @@ from relmark.clv._base import (
     LogLikelihood,
     Model,
     broadcast,
+    by_frequency,
     check_summary,
     counts,
     distinct_rows,
@@ -68,7 +69,6 @@ from relmark.clv._base import (
     durations,
     per_customer,
 )
-from relmark.clv.beta_geo import by_frequency
 
 __all__ = ["ParetoNBDModel"]
 
