@@ -39,7 +39,7 @@ from relmark.clv._base import (
     per_customer,
 )
 
-__all__ = ["BetaGeoModel"]
+__all__ = ["BetaGeoModel", "conditional_purchases"]
 
 
 def _on_values(data: FitData, name: str, alpha: float) -> tuple[Array, Array]:
@@ -168,7 +168,7 @@ class BetaGeoModel(Model):
 
         def new(times: Array) -> Array:
             zero = np.zeros_like(times)
-            return _conditional(theta, zero, zero, zero, times, alive=False)
+            return conditional_purchases(theta, zero, zero, zero, times, alive=False)
 
         return on_distinct(new, times)
 
@@ -196,7 +196,7 @@ class BetaGeoModel(Model):
         times = durations(t, "t")
         x, t_x, age = columns["frequency"], columns["recency"], columns["T"]
         times = per_customer(times, x)
-        return _conditional(theta, x, t_x, age, times, alive=True)
+        return conditional_purchases(theta, x, t_x, age, times, alive=True)
 
     def probability_alive(self, data: object) -> Array:
         """Probability that each customer in `data` is still active at `T`.
@@ -272,7 +272,7 @@ def _log_odds_dead(theta: dict[str, float], x: Array, t_x: Array, age: Array) ->
     return np.logaddexp(0.0, np.where(repeat, log_ratio, -np.inf))
 
 
-def _conditional(
+def conditional_purchases(
     theta: dict[str, float], x: Array, t_x: Array, age: Array, t: Array, *, alive: bool
 ) -> Array:
     """E[Y(t) | x, t_x, T]; with x = t_x = T = 0 it is E[X(t)] of a new customer.

@@ -47,7 +47,7 @@ from relmark.clv._base import (
     on_distinct,
     per_customer,
 )
-from relmark.clv.beta_geo import _conditional
+from relmark.clv.beta_geo import conditional_purchases
 
 __all__ = ["ModifiedBetaGeoModel"]
 
@@ -198,7 +198,7 @@ class ModifiedBetaGeoModel(Model):
         times = durations(t, "t")
         x, t_x, age = columns["frequency"], columns["recency"], columns["T"]
         times = per_customer(times, x)
-        value = _conditional(_shifted(theta), x, t_x, age, times, alive=False)
+        value = conditional_purchases(_shifted(theta), x, t_x, age, times, alive=False)
         return np.asarray(value * np.exp(-_log_odds_dead(theta, x, t_x, age)), dtype=np.float64)
 
     def probability_alive(self, data: object) -> Array:
@@ -271,7 +271,7 @@ def _expected_new(theta: dict[str, float], times: Array) -> Array:
     a, b = theta["a"], theta["b"]
     zero = np.zeros_like(times)
     # b/(a+b) survive the toss at time 0; those who do are BG/NBD customers with b+1.
-    value = _conditional(_shifted(theta), zero, zero, zero, times, alive=False)
+    value = conditional_purchases(_shifted(theta), zero, zero, zero, times, alive=False)
     return np.asarray(value * (b / (a + b)), dtype=np.float64)
 
 
