@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from lifetimes import BetaGeoFitter, GammaGammaFitter
 
 from _support import columns
-from relmark.clv.beta_geo import BetaGeoModel, _conditional
+from relmark.clv.beta_geo import BetaGeoModel, conditional_purchases
 from relmark.clv.gamma_gamma import GammaGammaModel
 from relmark.clv.lifetime_value import (
     AliveModel,
@@ -557,7 +557,7 @@ class TestAtRisk:
         assert np.isfinite(lost).all()
         theta = dict(purchases.params_)
         x, age = np.array([1000.0]), np.array([1000.0])
-        if_alive = _conditional(theta, x, x * 0, age, np.array([365.25 / 7]), alive=False)
+        if_alive = conditional_purchases(theta, x, x * 0, age, np.array([365.25 / 7]), alive=False)
         m = spend.expected_average_value(data)[0]
         assert lost[0] == pytest.approx(m * if_alive[0], rel=1e-10)
 

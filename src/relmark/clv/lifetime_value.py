@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from relmark._backends import Column, Text, build_frame, resolve_backend
-from relmark._frames import Frame, eager_frame, frame_like
+from relmark._frames import Frame, column, eager_frame, frame_like
 from relmark._time import TimeUnit, validate_time_unit
 from relmark.clv._base import Columns, read_columns
 from relmark.exceptions import ModelError, NotFittedError, SchemaError, ValidationError
@@ -545,13 +545,7 @@ def _ids(data: object, id_col: str | None) -> tuple[Any, Any]:
     frame = eager_frame(data)
     if id_col is None or (id_col not in frame.columns and id_col == "customer_id"):
         return None, frame
-    if id_col not in frame.columns:
-        raise SchemaError(
-            f"id_col names no column of the frame ({id_col!r})",
-            column=id_col,
-            hint="pass id_col= with one of the frame's columns, or id_col=None",
-        )
-    return frame.get_column(id_col), frame
+    return column(frame, id_col, argument="id_col"), frame  # SchemaError with "did you mean"
 
 
 def _column(values: Any) -> Column:
