@@ -226,11 +226,13 @@ def distinct_rows(
 ) -> tuple[list[Array], npt.NDArray[np.intp]]:
     """The distinct rows of equal-length columns, and each row's index among them.
 
-    Each row is hashed to 64 bits; the hash's top bits and the row number are
-    packed in one integer, so a single (fast) sort groups equal hashes and
-    yields the permutation. Rows are then compared with their group's first
-    row, and any that differ (a hash collision) get an entry of their own:
-    the result is exact. The distinct rows come in no particular order.
+    Each row gets a 64-bit key: the exact mixed-radix number of its values
+    when they are small whole numbers (summaries in whole periods, counts),
+    else a hash. The key's top bits and the row number are packed in one
+    integer, so a single (fast) sort groups equal keys and yields the
+    permutation. Hashed rows are then compared with their group's first
+    row, and any that differ (a collision) get an entry of their own: the
+    result is exact either way. The distinct rows come in no particular order.
 
     Examples:
         >>> rows, inverse = distinct_rows([np.array([2.0, 1.0, 2.0]), np.array([0.5, 0.5, 0.5])])
@@ -244,12 +246,16 @@ def distinct_rows(
     if size == 0:
         return flat, np.zeros(0, dtype=np.intp)
     bits = max(int(size - 1).bit_length(), 1)
-    key = np.zeros(size, dtype=np.uint64)
-    for values, mix in zip(flat, _MIX * (len(flat) // len(_MIX) + 1), strict=False):
-        key ^= (values + 0.0).view(np.uint64)  # + 0.0 makes -0.0 hash as 0.0
-        key *= mix
-        key ^= key >> np.uint64(29)
-    packed = (key >> np.uint64(bits)) << np.uint64(bits)
+    key = _exact_key(flat, 64 - bits)
+    hashed = key is None
+    if key is None:
+        key = np.zeros(size, dtype=np.uint64)
+        for values, mix in zip(flat, _MIX * (len(flat) // len(_MIX) + 1), strict=False):
+            key ^= values.view(np.uint64)
+            key *= mix
+            key ^= key >> np.uint64(29)
+        key >>= np.uint64(bits)
+    packed = key << np.uint64(bits)
     packed |= np.arange(size, dtype=np.uint64)
     packed.sort()
     order = (packed & np.uint64((1 << bits) - 1)).astype(np.intp)
@@ -262,6 +268,8 @@ def distinct_rows(
     inverse[order] = np.cumsum(new) - 1
     pick = order[new]
     distinct = [values[pick] for values in flat]
+    if not hashed:
+        return distinct, inverse
     stray = np.zeros(size, dtype=bool)
     for first, values in zip(distinct, flat, strict=True):
         stray |= first[inverse] != values
@@ -273,6 +281,23 @@ def distinct_rows(
             for first, values in zip(distinct, flat, strict=True)
         ]
     return distinct, inverse
+
+
+def _exact_key(columns: list[Array], room: int) -> npt.NDArray[np.uint64] | None:
+    """Whole-number columns >= 0 as one mixed-radix key below 2**room, or None."""
+    sizes = []
+    for values in columns:
+        top = float(values.max())
+        if values.min() < 0 or top >= 2**31 or not np.array_equal(values, np.floor(values)):
+            return None
+        sizes.append(int(top) + 1)
+    if math.prod(sizes) > 2**room:
+        return None
+    key = np.zeros(len(columns[0]), dtype=np.uint64)
+    for values, size in zip(columns, sizes, strict=True):
+        key *= np.uint64(size)
+        key += values.astype(np.uint64)
+    return key
 
 
 def on_distinct(compute: Callable[..., Array], *arrays: Array) -> Array:
