@@ -38,10 +38,10 @@ _EXTRAS: Final[dict[str, str]] = {"pandas": "pandas", "polars": "polars", "pyarr
 
 @attrs.frozen(eq=False)
 class Text:
-    """A string column as `categories[codes]`.
+    """A string column as `categories[codes]`; a negative code is a missing value.
 
     Attributes:
-        codes: Integer position of each row's value in `categories`.
+        codes: Integer position of each row's value in `categories`, or -1.
         categories: The distinct values, a numpy unicode array.
     """
 
@@ -133,7 +133,14 @@ def _utc_us(values: npt.NDArray[Any]) -> npt.NDArray[np.datetime64]:
 
 
 def _arrow_text(pa: Any, text: Text) -> Any:
-    return pa.array(text.categories).take(pa.array(np.asarray(text.codes, dtype=np.int64)))
+    codes = np.asarray(text.codes, dtype=np.int64)
+    missing = codes < 0
+    index = pa.array(codes, mask=missing) if missing.any() else pa.array(codes)
+    return pa.array(text.categories).take(index)
+
+
+def _is_date(values: npt.NDArray[Any]) -> bool:
+    return values.dtype == np.dtype("datetime64[D]")
 
 
 def _pandas(columns: Mapping[str, Column]) -> Frame:
@@ -145,8 +152,12 @@ def _pandas(columns: Mapping[str, Column]) -> Frame:
             if arrow is not None:
                 data[name] = pd.array(_arrow_text(arrow, values), dtype="str")
             else:
-                expanded = values.categories.astype(object)[values.codes]
+                codes = np.asarray(values.codes, dtype=np.int64)
+                expanded = values.categories.astype(object)[np.maximum(codes, 0)]
+                expanded[codes < 0] = None
                 data[name] = pd.array(expanded, dtype="str")
+        elif _is_date(values):  # pandas has no date dtype: naive midnight timestamps
+            data[name] = pd.array(values.astype("datetime64[s]"))
         elif _is_time(values):
             data[name] = pd.DatetimeIndex(_utc_us(values)).tz_localize("UTC").array
         else:
@@ -159,9 +170,13 @@ def _polars(columns: Mapping[str, Column]) -> Frame:
     data: list[Any] = []
     for name, values in columns.items():
         if isinstance(values, Text):
-            series = pl.Series(name, values.categories, dtype=pl.String).gather(
-                np.asarray(values.codes, dtype=np.int64)
-            )
+            codes = np.asarray(values.codes, dtype=np.int64)
+            index = pl.Series(np.maximum(codes, 0))
+            series = pl.Series(name, values.categories, dtype=pl.String).gather(index)
+            if (codes < 0).any():
+                series = series.scatter(np.flatnonzero(codes < 0), None)
+        elif _is_date(values):
+            series = pl.Series(name, values)
         elif _is_time(values):
             series = pl.Series(name, _utc_us(values)).dt.replace_time_zone("UTC")
         else:
@@ -176,8 +191,12 @@ def _pyarrow(columns: Mapping[str, Column]) -> Frame:
     for name, values in columns.items():
         if isinstance(values, Text):
             data[name] = _arrow_text(pa, values)
+        elif _is_date(values):
+            data[name] = pa.array(values, from_pandas=True)
         elif _is_time(values):
-            data[name] = pa.array(_utc_us(values), type=pa.timestamp("us", tz="UTC"))
+            data[name] = pa.array(
+                _utc_us(values), type=pa.timestamp("us", tz="UTC"), from_pandas=True
+            )
         else:
             data[name] = pa.array(np.ascontiguousarray(values))
     return pa.table(data)

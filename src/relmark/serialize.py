@@ -63,6 +63,16 @@ from cattrs.preconf.json import make_converter
 
 from relmark._time import to_datetime, validate_timezone
 from relmark.exceptions import ValidationError
+from relmark.consent.events import (
+    Action,
+    Basis,
+    ConsentEvent,
+    Evidence,
+    Purpose,
+    Scope,
+    Suppression,
+    SuppressionKind,
+)
 from relmark.models import (
     Channel,
     Customer,
@@ -87,6 +97,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+_CONSENT_ENUMS: Final = (Action, Basis, Purpose, Scope, SuppressionKind)
 
 _STAMP_RE: Final = re.compile(r"(?P<stamp>[^\[\]]+)(?:\[(?P<critical>!?)(?P<zone>[^\[\]]*)\])?")
 
@@ -222,7 +234,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(pendulum.DateTime, format_datetime)
     conv.register_structure_hook(dt.datetime, _structure_datetime)
     conv.register_structure_hook(pendulum.DateTime, _structure_datetime)
-    for enum_cls in (Channel, TouchpointKind, Direction):
+    for enum_cls in (Channel, TouchpointKind, Direction, *_CONSENT_ENUMS):
         # Registered one by one: a StrEnum is also a str, and str's hook would win over Enum's.
         conv.register_unstructure_hook(enum_cls, _unstructure_enum)
     # cattrs would call str()/int()/bool() on anything; relmark refuses the wrong type instead.
@@ -234,7 +246,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook(TouchpointKind, lambda value, _: _to_kind(value))
     conv.register_structure_hook(Direction, lambda value, _: _to_direction(value))
 
-    for cls in (Customer, Transaction, Touchpoint):
+    for cls in (Customer, Transaction, Touchpoint, Evidence, ConsentEvent, Suppression):
         _register_record(conv, cls)
     return conv
 
@@ -245,7 +257,7 @@ def _register_record(conv: cattrs.Converter, cls: type[Any]) -> None:
     passthrough: dict[str, Any] = {
         field.name: override(struct_hook=_passthrough)
         for field in fields
-        if pendulum.DateTime not in {field.type, *typing.get_args(field.type)}
+        if not {pendulum.DateTime, Evidence} & {field.type, *typing.get_args(field.type)}
     }
     generated = make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True, **passthrough)
 
