@@ -30,6 +30,7 @@ __all__ = [
     "to_datetime",
     "to_utc_us",
     "unit_length_us",
+    "utc_micros",
     "validate_time_unit",
     "validate_timezone",
     "wall_us",
@@ -224,18 +225,34 @@ def to_utc_us(value: object, *, argument: str = "datetime") -> np.datetime64:
         np.datetime64('2024-01-01T00:00:00.000000')
     """
     moment = to_datetime(value, argument=argument)
-    return np.datetime64(_utc_micros(moment), "us")
+    return np.datetime64(utc_micros(moment), "us")
+
+
+_EPOCH_ORDINAL: Final[int] = dt.date(1970, 1, 1).toordinal()
 
 
 def _epoch_micros(moment: dt.datetime) -> int:
-    """Microseconds from 1970-01-01 to `moment`'s wall clock, exactly (no float seconds)."""
-    wall = dt.datetime(*moment.timetuple()[:6], moment.microsecond)
-    delta = wall - dt.datetime(1970, 1, 1)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    """Microseconds from 1970-01-01 to `moment`'s wall clock, exactly (integer arithmetic)."""
+    seconds = (moment.toordinal() - _EPOCH_ORDINAL) * 86_400 + (
+        moment.hour * 3_600 + moment.minute * 60 + moment.second
+    )
+    return seconds * 1_000_000 + moment.microsecond
 
 
-def _utc_micros(moment: dt.datetime) -> int:
-    return _epoch_micros(moment.astimezone(dt.UTC))
+def utc_micros(moment: dt.datetime) -> int:
+    """Microseconds since the epoch of an aware datetime, exactly (stdlib arithmetic, fast).
+
+    Examples:
+        >>> import pendulum
+        >>> utc_micros(pendulum.datetime(1970, 1, 1, 1, tz="Europe/Paris"))
+        0
+    """
+    offset = moment.utcoffset()
+    if offset is None:
+        raise _naive(moment, "datetime")
+    return _epoch_micros(moment) - (
+        (offset.days * 86_400 + offset.seconds) * 1_000_000 + offset.microseconds
+    )
 
 
 def from_utc_us(us: int | np.integer[npt.NBitBase], *, tz: str = "UTC") -> pendulum.DateTime:

@@ -62,7 +62,6 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from cattrs.preconf.json import make_converter
 
 from relmark._time import to_datetime, validate_timezone
-from relmark.exceptions import ValidationError
 from relmark.consent.events import (
     Action,
     Basis,
@@ -73,6 +72,7 @@ from relmark.consent.events import (
     Suppression,
     SuppressionKind,
 )
+from relmark.exceptions import ValidationError
 from relmark.models import (
     Channel,
     Customer,

@@ -52,8 +52,8 @@ import numpy.typing as npt
 import pendulum
 
 from relmark._backends import Text, build_frame
-from relmark._frames import Frame, column, eager_frame
-from relmark._time import to_datetime
+from relmark._frames import Frame, column, eager_frame, text_codes
+from relmark._time import to_datetime, utc_micros, validate_timezone
 from relmark.consent.events import (
     Action,
     Basis,
@@ -82,8 +82,6 @@ from relmark.consent.regimes import (
     PurposeRule,
     Regime,
     business_days_after,
-    grant_expiry,
-    local_midnight,
     regime_by_name,
 )
 from relmark.exceptions import ValidationError
@@ -397,20 +395,15 @@ def check_consent(
     if not governing:
         names = "+".join(r.name for r in regimes)
         return _deny("not_covered", regime=names, channel=chan, purpose=goal)
-    state = ledger.state(subject_id, chan, goal, _utc_us(moment))
+    state = ledger.state(subject_id, chan, goal, utc_micros(moment))
     decisions = [
-        _judge(r, r.purposes[goal], state, chan, goal, moment, customer) for r in governing
+        _judge(ledger, r, r.purposes[goal], state, chan, goal, moment, customer) for r in governing
     ]
     return _combine(decisions, chan, goal)
 
 
 def _deny(code: str, **fields: Any) -> ConsentDecision:
     return ConsentDecision(False, None, _reason(code, **fields), code)
-
-
-def _utc_us(moment: dt.datetime) -> int:
-    delta = moment.astimezone(dt.UTC) - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _usable(regime: Regime, rule: BasisRule, channel: Channel) -> bool:
@@ -426,6 +419,7 @@ def _local_zone(customer: Customer | None) -> str | None:
 
 
 def _judge(
+    ledger: ConsentLedger,
     regime: Regime,
     rule: PurposeRule,
     state: State,
@@ -439,7 +433,7 @@ def _judge(
     stop = state.stop
     stop_code = "gpc" if stop is not None and stop.action is Action.GPC else "withdrawn"
     deadline = None
-    if stop is not None and regime.unsubscribe_business_days is not None:
+    if stop is not None and regime.unsubscribe_business_days is not None and not state.grants:
         deadline = business_days_after(stop.at.date(), regime.unsubscribe_business_days)
 
     if rule.model == "opt_out":
@@ -475,7 +469,7 @@ def _judge(
         elif regime.double_opt_in and basis_rule.basis is Basis.EXPRESS and not state.confirmed:
             problem = "not_confirmed"
         elif basis_rule.lasts_months is not None:
-            expiry = grant_expiry(grant.at, basis_rule.lasts_months)
+            expiry = ledger.grant_expiry(grant.at, basis_rule.lasts_months)
             if at >= expiry:
                 problem = "expired"
         if problem is not None:
@@ -642,23 +636,24 @@ def check_consent_batch(
         )
     frame = eager_frame(requests, argument="requests")
     n = len(frame)
-    subjects = _text_list(frame, subject_col, argument="subject_col", required=True)
-    channels, channel_values = _codes(
-        frame, channel_col, "channel_col", {c.value: i for i, c in enumerate(CHANNELS)}
-    )
-    purposes, purpose_values = _codes(
-        frame, purpose_col, "purpose_col", {p.value: i for i, p in enumerate(PURPOSES)}
-    )
+    subjects = _Text.read(frame, subject_col, "subject_col", required=True)
+    channel_text = _Text.read(frame, channel_col, "channel_col")
+    purpose_text = _Text.read(frame, purpose_col, "purpose_col")
+    channels = channel_text.lookup({c.value: i for i, c in enumerate(CHANNELS)})
+    purposes = purpose_text.lookup({p.value: i for i, p in enumerate(PURPOSES)})
     if at is not None:
-        t_us = np.full(n, _utc_us(to_datetime(at, argument="at")), dtype=np.int64)
+        t_us = np.full(n, utc_micros(to_datetime(at, argument="at")), dtype=np.int64)
     else:
         t_us = _utc_column(frame, at_col)
-    zones = _text_list(frame, timezone_col, argument="timezone_col") if timezone_col else None
-    phones = _text_list(frame, phone_col, argument="phone_col") if phone_col else None
-    emails = _text_list(frame, email_col, argument="email_col") if email_col else None
+    zones = _Text.read(frame, timezone_col, "timezone_col") if timezone_col else None
+    phones = _Text.read(frame, phone_col, "phone_col") if phone_col else None
+    emails = _Text.read(frame, email_col, "email_col") if email_col else None
+    if zones is not None:
+        for zone in zones.values:
+            validate_timezone(zone, argument="timezone_col")
     listed = _suppression_list(suppressions)
     regimes, unknown = _regimes(regime)
-    values = (channel_values, purpose_values)
+    values = (channel_text, purpose_text)
 
     out = _Rows.empty(n)
     names = [r.name for r in regimes]
@@ -677,7 +672,7 @@ def check_consent_batch(
         return _frame(frame, subject_col, subjects, out, names, channels, purposes, values)
 
     arrays = ledger.arrays()
-    codes = ledger.subject_codes(subjects)
+    codes = ledger.subject_codes(subjects.values)[subjects.codes]
     key = LedgerArrays.key_of(
         np.maximum(codes, 0), np.maximum(channels, 0), np.maximum(purposes, 0)
     )
@@ -697,8 +692,8 @@ def check_consent_batch(
             all_mask[rows] |= 1 << bit
             code, basis, expiry, deadline = _judge_rows(
                 reg, rule, arrays, located[rows], channels[rows], t_us[rows],
-                None if zones is None else [zones[i] for i in rows],
-                None if phones is None else [phones[i] for i in rows],
+                None if zones is None else zones.take(rows),
+                None if phones is None else phones.take(rows),
             )  # fmt: skip
             allowing = np.isin(code, _ALLOWING_CODES)
             first_deny = ~allowing & (out.code[rows] < 0)
@@ -726,33 +721,31 @@ def check_consent_batch(
     return _frame(frame, subject_col, subjects, out, names, channels, purposes, values)
 
 
-def _text_list(
-    frame: nw.DataFrame[Any], name: str, *, argument: str, required: bool = False
-) -> list[Any]:
-    series = column(frame, name, argument=argument)
-    values = series.to_list()
-    for row in np.flatnonzero(series.is_null().to_numpy()):
-        values[row] = None  # pandas gives NaN for a missing string
-    for row, value in enumerate(values):
-        if value is None and not required:
-            continue
-        if not isinstance(value, str):
-            raise ValidationError(
-                f"{argument} must hold strings, got {value!r}",
-                column=name,
-                row=row,
-                value=value,
-                hint="drop or fill the missing values" if value is None else "convert it with str()",
-            )
-    return values
+@attrs.frozen
+class _Text:
+    """A string column as codes into its distinct values (-1: missing)."""
 
+    codes: npt.NDArray[np.int64]
+    values: list[str]
 
-def _codes(
-    frame: nw.DataFrame[Any], name: str, argument: str, known: Mapping[str, int]
-) -> tuple[npt.NDArray[np.int64], list[Any]]:
-    values = column(frame, name, argument=argument).to_list()
-    codes = np.fromiter((known.get(v, -1) for v in values), dtype=np.int64, count=len(values))
-    return codes, values
+    @classmethod
+    def read(
+        cls, frame: nw.DataFrame[Any], name: str, argument: str, *, required: bool = False
+    ) -> _Text:
+        codes, values = text_codes(frame, name, argument=argument, required=required)
+        return cls(codes, values)
+
+    def __getitem__(self, row: int | np.integer[Any]) -> str | None:
+        code = self.codes[row]
+        return None if code < 0 else self.values[code]
+
+    def take(self, rows: npt.NDArray[np.int64]) -> _Text:
+        return _Text(self.codes[rows], self.values)
+
+    def lookup(self, known: Mapping[str, int]) -> npt.NDArray[np.int64]:
+        """`known[value]` for each row, -1 when missing or unknown."""
+        table = np.array([known.get(v, -1) for v in self.values] + [-1], dtype=np.int64)
+        return table[self.codes]
 
 
 def _utc_column(frame: nw.DataFrame[Any], name: str) -> npt.NDArray[np.int64]:
@@ -782,32 +775,27 @@ def _suppress(
     out: _Rows,
     open_: npt.NDArray[np.bool_],
     listed: SuppressionList,
-    subjects: Sequence[str],
-    emails: Sequence[str | None] | None,
-    phones: Sequence[str | None] | None,
+    subjects: _Text,
+    emails: _Text | None,
+    phones: _Text | None,
     t_us: npt.NDArray[np.int64],
     purposes: npt.NDArray[np.int64],
 ) -> None:
     if not len(listed):
         return
-    lookups: list[tuple[SuppressionKind, Sequence[str | None], Any]] = [
-        (SuppressionKind.SUBJECT, subjects, None)
-    ]
+    lookups: list[tuple[SuppressionKind, _Text, Any]] = [(SuppressionKind.SUBJECT, subjects, None)]
     if emails is not None and listed.has(SuppressionKind.EMAIL):
         lookups.append((SuppressionKind.EMAIL, emails, normalise_email))
     if phones is not None and listed.has(SuppressionKind.PHONE):
         lookups.append((SuppressionKind.PHONE, phones, phone_digits))
-    for kind, values, normalise in lookups:
+    for kind, text, normalise in lookups:
         keys = listed.keys(kind)
-        for i in np.flatnonzero(open_ & (out.code < 0)):
-            value = values[i]
-            if value is None:
-                continue
-            if normalise is not None:
-                value = normalise(value)
-            if value in keys and listed.match(
-                kind, value, _moment(int(t_us[i])), PURPOSES[purposes[i]]
-            ):
+        normalised = [v if normalise is None else normalise(v) for v in text.values]
+        listed_codes = [code for code, v in enumerate(normalised) if v in keys]
+        rows = np.flatnonzero(open_ & (out.code < 0) & np.isin(text.codes, listed_codes))
+        for i in rows:
+            value = normalised[text.codes[i]]
+            if listed.match(kind, value, _moment(int(t_us[i])), PURPOSES[purposes[i]]):
                 out.code[i] = _CODE["suppressed"]
 
 
@@ -818,8 +806,8 @@ def _judge_rows(
     row: npt.NDArray[np.int64],
     channel: npt.NDArray[np.int64],
     t_us: npt.NDArray[np.int64],
-    zones: Sequence[str | None] | None,
-    phones: Sequence[str | None] | None,
+    zones: _Text | None,
+    phones: _Text | None,
 ) -> tuple[
     npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.datetime64]
 ]:
@@ -930,7 +918,7 @@ def _calling_hours(
     calls: npt.NDArray[np.bool_],
     hours: tuple[dt.time, dt.time],
     t_us: npt.NDArray[np.int64],
-    zones: Sequence[str | None] | None,
+    zones: _Text | None,
 ) -> None:
     first, last = hours
     cache: dict[tuple[str, int], bool] = {}
@@ -957,12 +945,12 @@ _NO_REGIME_CODES: Final = np.array(
 def _frame(
     frame: nw.DataFrame[Any],
     subject_col: str,
-    subjects: Sequence[str],
+    subjects: _Text,
     out: _Rows,
     names: Sequence[str],
     channels: npt.NDArray[np.int64],
     purposes: npt.NDArray[np.int64],
-    values: tuple[Sequence[Any], Sequence[Any]],
+    values: tuple[_Text, _Text],
 ) -> Frame:
     n = len(out.code)
     labels = (
@@ -973,15 +961,22 @@ def _frame(
         if len(names) < 12
         else []
     )
-    # One reason per distinct (code, regimes, basis, channel, purpose).
-    parts = np.stack([out.code, out.regime, out.basis + 1, channels + 1, purposes + 1], axis=1)
-    distinct, inverse = (
-        np.unique(parts, axis=0, return_inverse=True)
-        if n
-        else (np.zeros((0, 5), np.int64), np.zeros(0, np.int64))
-    )
+    # One reason per distinct (code, regimes, basis, channel, purpose), packed in one int64.
+    radix = (len(_CODES), len(labels) or 1, len(BASES) + 1, len(CHANNELS) + 1, len(PURPOSES) + 1)
+    packed = np.zeros(n, dtype=np.int64)
+    for part, size in zip(
+        (out.code, out.regime, out.basis + 1, channels + 1, purposes + 1), radix, strict=True
+    ):
+        packed = packed * size + part
+    distinct, inverse = np.unique(packed, return_inverse=True)
+    inverse = inverse.reshape(-1)
     reasons = []
-    for code, mask, basis, chan, purpose in distinct.tolist():
+    for key in distinct.tolist():
+        digits = []
+        for size in reversed(radix):
+            key, digit = divmod(key, size)
+            digits.append(digit)
+        code, mask, basis, chan, purpose = reversed(digits)
         reasons.append(
             _reason(
                 _CODES[code],
@@ -991,17 +986,17 @@ def _frame(
                 purpose=PURPOSES[purpose - 1] if purpose else "?",
             )
         )
-    # An unknown channel or purpose is named as given: one reason per such row.
+    # An unknown channel or purpose is named as given: one reason per distinct value.
     strange = np.flatnonzero(
         np.isin(out.code, [_CODE["unknown_channel"], _CODE["unknown_purpose"]])
     )
-    if len(strange):
-        inverse = inverse.reshape(-1).copy()
-        for i in strange:
-            inverse[i] = len(reasons)
-            reasons.append(
-                _reason(_CODES[out.code[i]], channel=values[0][i], purpose=values[1][i])
-            )
+    named: dict[tuple[int, object, object], int] = {}
+    for i in strange:
+        item = (int(out.code[i]), values[0][i], values[1][i])
+        if item not in named:
+            named[item] = len(reasons)
+            reasons.append(_reason(_CODES[item[0]], channel=item[1], purpose=item[2]))
+        inverse[i] = named[item]
     regime_codes = np.where(np.isin(out.code, _NO_REGIME_CODES), -1, out.regime)
     columns: dict[str, Any] = {
         "allowed": np.isin(out.code, _ALLOWING_CODES),

@@ -54,7 +54,8 @@ import numpy as np
 import numpy.typing as npt
 import pendulum
 
-from relmark._time import to_datetime
+from relmark import serialize  # a module, not names: serialize imports consent.events
+from relmark._time import to_datetime, utc_micros
 from relmark.consent.events import (
     ERASED_PREFIX,
     Action,
@@ -63,10 +64,9 @@ from relmark.consent.events import (
     Evidence,
     Purpose,
 )
-from relmark.consent.regimes import local_midnight, recognised_bases
+from relmark.consent.regimes import grant_expiry, local_midnight, recognised_bases
 from relmark.exceptions import ConsentError, ValidationError
 from relmark.models import Channel
-from relmark import serialize  # a module, not names: serialize imports consent.events
 
 __all__ = ["ConsentLedger", "Verification"]
 
@@ -90,21 +90,15 @@ _RANK: Final[Mapping[Action, int]] = {
 _PERSONAL_EVIDENCE: Final = ("address", "ip", "user_agent", "reference")
 
 
-def _utc_us(moment: pendulum.DateTime) -> int:
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-_EPOCH: Final = pendulum.datetime(1970, 1, 1, tz="UTC")
-
-
 def _offset_s(moment: pendulum.DateTime) -> int:
     offset = moment.utcoffset()
     return 0 if offset is None else int(offset.total_seconds())
 
 
 def _canonical(event: ConsentEvent) -> str:
-    return json.dumps(serialize.unstructure(event), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        serialize.unstructure(event), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
 
 
 def _sha256(text: str) -> str:
@@ -249,6 +243,7 @@ class ConsentLedger:
         self._subjects: dict[str, int] = {}
         self._erased = False
         self._arrays: Any = None
+        self._expiries: dict[tuple[pendulum.DateTime, int], pendulum.DateTime] = {}
         self.extend(events)
 
     # ------------------------------------------------------------------ reading
@@ -282,12 +277,20 @@ class ConsentLedger:
         """
         found = self._resolve(subject_id)
         events = [line.event for line in self._lines if line.event.subject_id == found]
-        return sorted(events, key=lambda e: (_utc_us(e.at), _RANK[e.action]))
+        return sorted(events, key=lambda e: (utc_micros(e.at), _RANK[e.action]))
 
     def state(self, subject_id: str, channel: Channel, purpose: Purpose, at_us: int) -> State:
         """What the subject's events for `channel` and `purpose` say at `at_us` (UTC µs)."""
         timeline = self._timelines.get((self._resolve(subject_id), channel, purpose))
         return _EMPTY_STATE if timeline is None else timeline.state_at(at_us)
+
+    def grant_expiry(self, at: pendulum.DateTime, months: int) -> pendulum.DateTime:
+        """`relmark.consent.regimes.grant_expiry`, remembered per grant time (checks repeat it)."""
+        key = (at, months)
+        found = self._expiries.get(key)
+        if found is None:
+            found = self._expiries[key] = grant_expiry(at, months)
+        return found
 
     def pseudonym(self, subject_id: str) -> str | None:
         """The id `erase` gives `subject_id`, or None without an `erasure_key`."""
@@ -384,7 +387,7 @@ class ConsentLedger:
         if event.event_id is not None:
             self._ids.add(event.event_id)
         self._subjects.setdefault(event.subject_id, len(self._subjects))
-        us = _utc_us(event.at)
+        us = utc_micros(event.at)
         channels = CHANNELS if event.channel is None else (event.channel,)
         for channel in channels:
             key = (event.subject_id, channel, event.purpose)
@@ -559,7 +562,7 @@ class ConsentLedger:
             with open(source, encoding="utf-8") as handle:
                 lines = handle.read().splitlines()
         elif isinstance(source, io.TextIOBase) or hasattr(source, "read"):
-            lines = source.read().splitlines()  # type: ignore[union-attr]
+            lines = source.read().splitlines()
         else:
             lines = [line.rstrip("\n") for line in source]
         ledger = cls(erasure_key=erasure_key)
@@ -599,7 +602,7 @@ class ConsentLedger:
         )
         if self._erased:
             for i in np.flatnonzero(out < 0):
-                out[i] = codes.get(self._resolve(subject_ids[i]), -1)
+                out[i] = codes.get(self._resolve(subject_ids[int(i)]), -1)
         return out
 
 
@@ -678,7 +681,10 @@ class LedgerArrays:
     def local_dates(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.datetime64]:
         """The calendar date of each row's event in the event's own zone."""
         local = self.at_us[rows] + self.offset_s[rows] * 1_000_000
-        return np.floor_divide(local, 86_400_000_000).astype("datetime64[D]")
+        days: npt.NDArray[np.datetime64] = np.floor_divide(local, 86_400_000_000).astype(
+            "datetime64[D]"
+        )
+        return days
 
     def expiry_us(self, months: int) -> npt.NDArray[np.int64]:
         """For each row, when a grant made then and lasting `months` expires (UTC µs).
@@ -711,7 +717,7 @@ class LedgerArrays:
         pairs, inverse = np.unique(np.stack([zone, end], axis=1), axis=0, return_inverse=True)
         values = np.array(
             [
-                _utc_us(
+                utc_micros(
                     local_midnight(tzinfos[int(z)], dt.date(1970, 1, 1) + dt.timedelta(days=int(d)))
                 )
                 for z, d in pairs
@@ -742,10 +748,10 @@ class LedgerArrays:
         times: list[int] = []
         for (subject, channel, purpose), timeline in timelines.items():
             timeline.sort()
-            key = (subjects[subject] * len(CHANNELS) + CHANNEL_CODE[channel]) * len(
+            code = (subjects[subject] * len(CHANNELS) + CHANNEL_CODE[channel]) * len(
                 PURPOSES
             ) + PURPOSE_CODE[purpose]
-            keys.extend([key] * len(timeline.events))
+            keys.extend([code] * len(timeline.events))
             times.extend(item[0] for item in timeline.events)
             events.extend(item[3] for item in timeline.events)
         n = len(keys)
