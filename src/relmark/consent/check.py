@@ -164,12 +164,8 @@ class ConsentDecision:
 
 def _reason(code: str, *, regime: str = "", basis: object = None, channel: object = "",
             purpose: object = "") -> str:  # fmt: skip
-    return REASON_CODES[code].format(
-        regime=regime,
-        basis=getattr(basis, "value", basis),
-        channel=getattr(channel, "value", channel),
-        purpose=getattr(purpose, "value", purpose),
-    )
+    # Channel, Purpose and Basis are StrEnums: they format as their values.
+    return REASON_CODES[code].format(regime=regime, basis=basis, channel=channel, purpose=purpose)
 
 
 # --------------------------------------------------------------------------- suppressions

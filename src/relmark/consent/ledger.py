@@ -156,30 +156,33 @@ _EMPTY_STATE: Final = State(False, None, {}, False)
 class _Timeline:
     """The events of one (subject, channel, purpose), sorted, with the state after each."""
 
-    __slots__ = ("_dirty", "events", "states", "times")
+    __slots__ = ("_sorted", "events", "states", "times")
 
     def __init__(self) -> None:
         self.events: list[tuple[int, int, str, ConsentEvent]] = []
         self.times: list[int] = []
-        self.states: list[State] = []
-        self._dirty = False
+        self.states: list[State] | None = None
+        self._sorted = True
 
     def add(self, us: int, event: ConsentEvent, digest: str) -> None:
         self.events.append((us, _RANK[event.action], digest, event))
-        self._dirty = True
+        self._sorted = False
+        self.states = None
 
     def sort(self) -> None:
-        if self._dirty:
-            self._rebuild()
+        if not self._sorted:
+            self.events.sort(key=lambda item: item[:3])
+            self._sorted = True
 
     def state_at(self, us: int) -> State:
-        if self._dirty:
+        if self.states is None:
             self._rebuild()
+        assert self.states is not None
         n = bisect.bisect_right(self.times, us)
         return self.states[n - 1] if n else _EMPTY_STATE
 
     def _rebuild(self) -> None:
-        self.events.sort(key=lambda item: item[:3])
+        self.sort()
         stop: ConsentEvent | None = None
         grants: dict[Basis, ConsentEvent] = {}
         express_at: int | None = None
@@ -198,7 +201,6 @@ class _Timeline:
             states.append(State(True, stop, grants, confirmed))
         self.times = [item[0] for item in self.events]
         self.states = states
-        self._dirty = False
 
 
 class ConsentLedger:
@@ -244,6 +246,7 @@ class ConsentLedger:
         self._erased = False
         self._arrays: Any = None
         self._expiries: dict[tuple[pendulum.DateTime, int], pendulum.DateTime] = {}
+        self._recognised: dict[str, frozenset[Basis] | None] = {}
         self.extend(events)
 
     # ------------------------------------------------------------------ reading
@@ -360,7 +363,11 @@ class ConsentLedger:
                 )
             ids.add(event.event_id)
         if event.action is Action.GRANT and event.jurisdiction is not None:
-            allowed = recognised_bases(event.jurisdiction)
+            allowed = self._recognised.get(event.jurisdiction, ())
+            if allowed == ():
+                allowed = self._recognised[event.jurisdiction] = recognised_bases(
+                    event.jurisdiction
+                )
             if allowed is not None and event.basis not in allowed:
                 from relmark.consent.regimes import regime_for
 
