@@ -156,7 +156,7 @@ def text_codes(
     if nw.dependencies.is_pandas_like_series(native):
         raw, found = native.factorize(use_na_sentinel=True)
         codes = np.asarray(raw, dtype=np.int64)
-        values = list(found)
+        values = np.asarray(found, dtype=object).tolist()  # list(found) is 10x slower
     elif find_spec("pyarrow") is not None:
         encoded = series.to_arrow().dictionary_encode()
         indices = encoded.indices

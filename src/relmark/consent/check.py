@@ -855,11 +855,8 @@ def _judge_rows(
             problem = np.full(m, -1, dtype=np.int64)
             exp = np.full(m, _NEVER, dtype=np.int64)
             if basis_rule.names_phone:
-                for i in np.flatnonzero(present):
-                    evidence = arrays.events[g[i]].evidence
-                    phone = None if phones is None else phones[i]
-                    if evidence is None or not evidence.names_phone(phone):
-                        problem[i] = _CODE["number_not_named"]
+                named = _names_phone(arrays, g, present, phones)
+                problem[present & ~named] = _CODE["number_not_named"]
             elif regime.double_opt_in and basis_rule.basis is Basis.EXPRESS:
                 problem[present & ~pick(arrays.confirmed, False)] = _CODE["not_confirmed"]
             elif basis_rule.lasts_months is not None:
@@ -909,6 +906,36 @@ def _judge_rows(
 _GPC: Final = list(Action).index(Action.GPC)
 
 
+def _names_phone(
+    arrays: LedgerArrays,
+    grant: npt.NDArray[np.int64],
+    present: npt.NDArray[np.bool_],
+    phones: _Text | None,
+) -> npt.NDArray[np.bool_]:
+    """Whether each row's grant names the row's phone, comparing digits once per distinct value."""
+    named = np.zeros(len(grant), dtype=bool)
+    rows = np.flatnonzero(present)
+    if phones is None or not len(rows):
+        return named
+    digits: dict[str, int] = {}
+    phone_code = np.array(
+        [digits.setdefault(phone_digits(v), len(digits)) for v in phones.values] + [-1],
+        dtype=np.int64,
+    )[phones.codes[rows]]
+    grants, inverse = np.unique(grant[rows], return_inverse=True)
+    address_code = np.array(
+        [_address_code(arrays.events[g].evidence, digits) for g in grants.tolist()], dtype=np.int64
+    )[inverse.reshape(-1)]
+    named[rows] = (phone_code >= 0) & (address_code == phone_code)
+    return named
+
+
+def _address_code(evidence: Evidence | None, digits: Mapping[str, int]) -> int:
+    if evidence is None or evidence.address is None:
+        return -2
+    return digits.get(phone_digits(evidence.address), -2)
+
+
 def _calling_hours(
     code: npt.NDArray[np.int64],
     calls: npt.NDArray[np.bool_],
@@ -916,19 +943,31 @@ def _calling_hours(
     t_us: npt.NDArray[np.int64],
     zones: _Text | None,
 ) -> None:
+    """Refuse calls without a local zone or outside `hours` there; one conversion per distinct pair."""
+    rows = np.flatnonzero(calls)
+    if not len(rows):
+        return
+    if zones is None:
+        code[rows] = _CODE["no_timezone"]
+        return
+    local = np.array([v not in _NOT_LOCAL for v in zones.values] + [False])
+    zone = zones.codes[rows]
+    unknown = ~local[zone]
+    code[rows[unknown]] = _CODE["no_timezone"]
+    rows, zone = rows[~unknown], zone[~unknown]
+    times, t_index = np.unique(t_us[rows], return_inverse=True)
+    pairs, inverse = np.unique(zone * len(times) + t_index.reshape(-1), return_inverse=True)
     first, last = hours
-    cache: dict[tuple[str, int], bool] = {}
-    for i in np.flatnonzero(calls):
-        zone = None if zones is None else zones[i]
-        if zone is None or zone in _NOT_LOCAL:
-            code[i] = _CODE["no_timezone"]
-            continue
-        pair = (zone, int(t_us[i]))
-        inside = cache.get(pair)
-        if inside is None:
-            inside = cache[pair] = first <= _moment(pair[1]).in_timezone(zone).time() <= last
-        if not inside:
-            code[i] = _CODE["outside_calling_hours"]
+    inside = np.array(
+        [
+            first
+            <= _moment(int(times[p % len(times)])).in_timezone(zones.values[p // len(times)]).time()
+            <= last
+            for p in pairs.tolist()
+        ],
+        dtype=bool,
+    )
+    code[rows[~inside[inverse.reshape(-1)]]] = _CODE["outside_calling_hours"]
 
 
 _NO_REGIME_CODES: Final = np.array(
