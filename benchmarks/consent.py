@@ -89,8 +89,6 @@ def make_events(subjects: int, events: int, seed: int) -> list[ConsentEvent]:
     channel = rng.integers(0, len(CHANNELS), events)
     purpose = rng.choice(3, events, p=[0.7, 0.15, 0.15])
     pick = rng.random(events)
-    starts = [START.add(seconds=int(s)) for s in range(0)]  # keep the pendulum import honest
-    del starts
     out: list[ConsentEvent] = []
     base_us = int(START.timestamp()) * 1_000_000
     for i in range(events):
@@ -196,14 +194,17 @@ def main() -> int:
         mismatch = [
             i
             for i, d in enumerate(expected)
-            if (bool(got["allowed"].iloc[i]), got["reason_code"].iloc[i]) != (d.allowed, d.reason_code)
+            if (bool(got["allowed"].iloc[i]), got["reason_code"].iloc[i])
+            != (d.allowed, d.reason_code)
         ]
         if mismatch:
-            print(f"batch and loop disagree on {len(mismatch)} rows, e.g. {sample.iloc[mismatch[0]]}")
+            print(
+                f"batch and loop disagree on {len(mismatch)} rows, e.g. {sample.iloc[mismatch[0]]}"
+            )
             return 1
-        loop_s = best(lambda: loop(sample, regime), 1) / len(sample)
+        loop_s = best(lambda r=regime: loop(sample, r), 1) / len(sample)
         for label, frame in (("batch, pandas", requests), ("batch, polars", polars_requests)):
-            seconds = best(lambda: batch(frame, regime), args.repeat)
+            seconds = best(lambda f=frame, r=regime: batch(f, r), args.repeat)
             print(f"| {name} | {label} | {n:,} | {seconds:.3f} | {n / seconds:,.0f} |"
                   f" {seconds / n / loop_s:.4f} |")  # fmt: skip
         print(f"| {name} | per-row loop (sample of {len(sample):,}) | {len(sample):,} |"
@@ -217,14 +218,18 @@ def main() -> int:
         at = pendulum.datetime(2023, 1, 1, tz=zone).add(days=6 * i)
         action = "withdraw" if i % 7 == 6 else "grant"
         basis = None if action == "withdraw" else ("implied_purchase", "express")[i % 2]
-        history.append(ConsentEvent(heavy, ("email", "sms")[i % 2], "marketing", action, basis, at, "CA"))
+        history.append(
+            ConsentEvent(heavy, ("email", "sms")[i % 2], "marketing", action, basis, at, "CA")
+        )
     ledger.extend(history)
     customer = Customer(heavy, timezone=zone, phone="+1 416 555 0100")
     print()
     for name, regime in regimes.items():
-        def one() -> Any:
+
+        def one(regime: Any = regime) -> Any:
             return check_consent(ledger, heavy, channel="email", purpose="marketing", at=CHECK_AT,
                                  regime=regime, customer=customer)  # fmt: skip
+
         one()
         samples = []
         for _ in range(20_000):

@@ -21,6 +21,12 @@ EXPECTED: dict[str, list[str]] = {
         "Lifetime value over 3 years at 10% a year",
         "Win-back list: 35 customers",
     ],
+    "consent_check.py": [
+        "1,000 customers, 1,185 consent events, 18 suppressions",
+        "Blocked by regime and reason (1,209 of 2,000 sends)",
+        "Why c0007 (CA) may not get the email",
+        "CASL: the implied_purchase consent for email marketing has expired",
+    ],
 }
 
 

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from relmark.__main__ import demo, main
+from relmark.consent import REASON_CODES, REGIMES
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +19,21 @@ def printed() -> str:
     out = io.StringIO()
     demo(out=out)
     return out.getvalue()
+
+
+def consent_table(printed: str) -> dict[tuple[str, str], tuple[int, int]]:
+    """The consent table's rows: (regime, reason) -> (email, sms) counts."""
+    section = printed.split("Contacts blocked, by the regime that refused them and why\n")[1]
+    lines = section.splitlines()
+    assert lines[0].split() == ["regime", "reason", "email", "sms"]
+    table: dict[tuple[str, str], tuple[int, int]] = {}
+    for line in lines[2:]:
+        if line.startswith("  email:"):
+            break
+        *label, email, sms = line.split()
+        regime, reason = label if len(label) == 2 else ("", *label)
+        table[regime, reason] = (int(email.replace(",", "")), int(sms.replace(",", "")))
+    return table
 
 
 class TestDemo:
@@ -33,8 +49,11 @@ class TestDemo:
             "Lifetime value (BG/NBD and Gamma-Gamma, fitted in weeks",
             "The ten customers worth most over the next year",
             "have P(alive) below 0.3",
+            "Consent for a campaign to 4,000 synthetic customers: marketing by email and sms",
+            "Contacts blocked, by the regime that refused them and why",
         ):
             assert text in printed
+        assert printed.index("Consent for a campaign") > printed.index("have P(alive) below 0.3")
 
     def test_lifetime_value_table_is_sorted(self, printed: str) -> None:
         """The CLV table lists ten customers, most valuable first."""
@@ -43,6 +62,51 @@ class TestDemo:
         values = [float(line.split("$")[-1].replace(",", "")) for line in rows]
         assert len(values) == 10
         assert values == sorted(values, reverse=True)
+
+    def test_consent_table_adds_up(self, printed: str) -> None:
+        """Blocked and allowed contacts add up to every customer, once per channel."""
+        table = consent_table(printed)
+        assert table["", "allowed"] > (0, 0)
+        for channel in (0, 1):
+            assert sum(counts[channel] for counts in table.values()) == 4_000
+        summary = re.search(r"email: ([\d,]+) of 4,000 blocked.*sms: ([\d,]+) of 4,000", printed)
+        assert summary is not None
+        blocked = [int(summary.group(i).replace(",", "")) for i in (1, 2)]
+        assert blocked == [4_000 - table["", "allowed"][0], 4_000 - table["", "allowed"][1]]
+
+    def test_consent_table_names_regimes_and_reasons(self, printed: str) -> None:
+        """Every row is a known regime (or none) and a reason code that refuses."""
+        table = consent_table(printed)
+        for regime, reason in table:
+            if reason == "allowed":
+                continue
+            assert regime in REGIMES or regime == "-", regime
+            assert reason in REASON_CODES, reason
+            assert reason not in ("consent", "opt_out_regime", "transactional")
+
+    def test_consent_blocks_are_plausible(self, printed: str) -> None:
+        """Each regime blocks only the channels it governs, for the reasons the data sets up."""
+        table = consent_table(printed)
+        assert table["CAN_SPAM", "withdrawn"][1] == 0  # CAN-SPAM governs email only
+        tcpa = [counts for (regime, _), counts in table.items() if regime == "TCPA"]
+        assert tcpa
+        assert all(email == 0 and sms > 0 for email, sms in tcpa)  # TCPA governs texts only
+        for row in (
+            ("CASL", "expired"),  # implied consent from purchases over two years ago
+            ("UK_GDPR", "basis_not_accepted"),  # soft opt-in, not enabled by default
+            ("TCPA", "number_not_named"),  # written consent naming a replaced number
+            ("TCPA", "outside_calling_hours"),  # US customers living in Asia or Australia
+            ("GDPR", "no_consent"),
+        ):
+            assert row in table, row
+            assert sum(table[row]) > 0, row
+        mix = re.search(r"customers by jurisdiction: (.*)", printed)
+        assert mix is not None
+        counts = dict(item.rsplit(" ", 1) for item in mix.group(1).split(", "))
+        australians = int(counts["AU"].replace(",", ""))
+        assert table["-", "no_regime"] == (australians, australians)
+        allowed_email, allowed_sms = table["", "allowed"]
+        assert allowed_email > allowed_sms
 
     @pytest.mark.parametrize("backend", ["polars", "pyarrow"])
     def test_every_backend_prints_the_same_numbers(self, printed: str, backend: str) -> None:

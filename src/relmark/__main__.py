@@ -3,23 +3,44 @@
 The demo loads the 69,659 CDNOW transactions, segments every customer with
 RFM, and prints the segments, how concentrated revenue is, and the ten most
 valuable customers; then it fits BG/NBD and Gamma-Gamma and prints the
-customers worth most over the next year and how many are at risk.
+customers worth most over the next year and how many are at risk. Last, it
+checks consent for a campaign to a synthetic customer base with consent
+histories (`relmark.datasets.make_synthetic`), under each customer's
+regimes, and prints how many contacts each regime blocked and why.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 import narwhals.stable.v2 as nw
+import numpy as np
 
 import relmark
 from relmark.exceptions import RelmarkError
 
+if TYPE_CHECKING:
+    from relmark.consent import ConsentEvent
+
 __all__ = ["main"]
+
+# The consent section's campaign: a synthetic base observed over three years, so that some
+# Canadians' implied consent (two years from a purchase, CASL) has run out; the send goes out
+# on the day after the data ends, at 16:00 UTC (08:00 to 11:00 across the mainland US).
+_CAMPAIGN: Final[dict[str, Any]] = {
+    "n_customers": 4_000,
+    "seed": 2026,
+    "start": "2022-01-01T00:00:00Z",
+    "end": "2025-01-01T00:00:00Z",
+    "id_type": "str",
+}
+_CAMPAIGN_AT: Final = "2025-01-02T16:00:00Z"
+_CAMPAIGN_CHANNELS: Final = ("email", "sms")
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> str:
@@ -34,7 +55,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str) ->
 
 
 def demo(backend: str | None = None, *, out: Any = None) -> None:
-    """Score the CDNOW customer base and print segments, concentration and top customers."""
+    """Score the CDNOW customer base, then check consent for a synthetic campaign; print both."""
     from relmark.datasets import load_cdnow
 
     out = out or sys.stdout
@@ -110,6 +131,7 @@ def demo(backend: str | None = None, *, out: Any = None) -> None:
         file=out,
     )
     _lifetime_value(transactions, out)
+    _consent(backend, out)
     elapsed = time.perf_counter() - started
     print(f"\n(scored in {elapsed:.2f} s with relmark {relmark.__version__})", file=out)
 
@@ -174,6 +196,109 @@ def _lifetime_value(transactions: Any, out: Any) -> None:
         print(f"(Left out: {left_out} repeat buyer(s) whose purchases were worth $0.)", file=out)
 
 
+def _consent_events(frame: Any) -> list[ConsentEvent]:
+    """The rows of `SyntheticData.consent_events` as `ConsentEvent` records."""
+    from relmark.consent import ConsentEvent, Evidence
+
+    events = nw.from_native(frame, eager_only=True)
+
+    def text(name: str) -> list[Any]:
+        """The column as strings, None where missing (pandas would give NaN)."""
+        return [v or None for v in events[name].cast(nw.String()).fill_null("").to_list()]
+
+    moments = events["at"].dt.convert_time_zone("UTC").dt.replace_time_zone(None).to_numpy()
+    rows = zip(
+        *(text(name) for name in ("customer_id", "channel", "purpose", "action", "basis")),
+        np.asarray(moments, dtype="datetime64[us]"),
+        *(text(name) for name in ("jurisdiction", "source", "address")),
+        strict=True,
+    )
+    return [
+        ConsentEvent(
+            subject,
+            channel,
+            purpose,
+            action,
+            basis,
+            at,
+            jurisdiction,
+            Evidence(source=source, address=address),
+        )
+        for subject, channel, purpose, action, basis, at, jurisdiction, source, address in rows
+    ]
+
+
+def _consent(backend: str | None, out: Any) -> None:
+    """Check consent for a synthetic campaign; print the contacts each regime blocked and why."""
+    from relmark.consent import ConsentLedger, check_consent_batch, regime_for
+    from relmark.datasets import make_synthetic
+
+    data = make_synthetic(backend=backend, **_CAMPAIGN)
+    ledger = ConsentLedger(_consent_events(data.consent_events))
+    customers = nw.from_native(data.customers, eager_only=True)
+    codes = customers["jurisdiction"].to_list()
+    tally: collections.Counter[tuple[str, str, str]] = collections.Counter()
+    for code in sorted(set(codes)):
+        group = customers.filter(nw.col("jurisdiction") == code).select(
+            nw.col("customer_id").alias("subject_id"), "timezone", "phone"
+        )
+        requests = nw.concat(
+            [
+                group.with_columns(channel=nw.lit(channel), purpose=nw.lit("marketing"))
+                for channel in _CAMPAIGN_CHANNELS
+            ]
+        )
+        decided = nw.from_native(
+            check_consent_batch(
+                ledger,
+                requests.to_native(),
+                regime=regime_for(code),
+                at=_CAMPAIGN_AT,
+                timezone_col="timezone",
+                phone_col="phone",
+            ),
+            eager_only=True,
+        )
+        for channel, allowed, regime, why in zip(
+            requests["channel"].to_list(),
+            decided["allowed"].to_list(),
+            decided["regime"].fill_null("-").to_list(),
+            decided["reason_code"].to_list(),
+            strict=True,
+        ):
+            tally[("", "allowed", channel) if allowed else (regime, why, channel)] += 1
+
+    n = len(customers)
+    mix = collections.Counter(codes)
+    print(
+        f"\nConsent for a campaign to {n:,} synthetic customers: marketing by"
+        f" {' and '.join(_CAMPAIGN_CHANNELS)} on {_CAMPAIGN_AT[:10]} at {_CAMPAIGN_AT[11:16]} UTC",
+        file=out,
+    )
+    print(
+        "  customers by jurisdiction: "
+        + ", ".join(f"{code} {count:,}" for code, count in mix.most_common()),
+        file=out,
+    )
+    reasons = sorted({(regime, why) for regime, why, _ in tally if why != "allowed"})
+    rows = [
+        [regime, why, *(f"{tally[regime, why, c]:,}" for c in _CAMPAIGN_CHANNELS)]
+        for regime, why in sorted(reasons, key=lambda r: (r[0] == "-", r))
+    ]
+    rows.append(["", "allowed", *(f"{tally['', 'allowed', c]:,}" for c in _CAMPAIGN_CHANNELS)])
+    print("Contacts blocked, by the regime that refused them and why", file=out)
+    print(_table(["regime", "reason", *_CAMPAIGN_CHANNELS], rows, "<<>>"), file=out)
+    allowed = {c: tally["", "allowed", c] for c in _CAMPAIGN_CHANNELS}
+    print(
+        "  "
+        + "; ".join(
+            f"{c}: {n - allowed[c]:,} of {n:,} blocked ({(n - allowed[c]) / n:.1%})"
+            for c in _CAMPAIGN_CHANNELS
+        ),
+        file=out,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code.
 
@@ -185,7 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="relmark", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command")
-    demo_parser = sub.add_parser("demo", help="score the bundled CDNOW customer base")
+    demo_parser = sub.add_parser(
+        "demo", help="score the bundled CDNOW customer base and check consent for a campaign"
+    )
     demo_parser.add_argument(
         "--backend",
         choices=["pandas", "polars", "pyarrow"],

@@ -153,7 +153,9 @@ def text_codes(
     """
     series = column(frame, name, argument=argument)
     native = series.to_native()
-    if nw.dependencies.is_pandas_like_series(native):
+    if len(series) and series.null_count() == len(series):  # polars and pyarrow type it Null
+        codes, values = np.full(len(series), -1, dtype=np.int64), []
+    elif nw.dependencies.is_pandas_like_series(native):
         raw, found = native.factorize(use_na_sentinel=True)
         codes = np.asarray(raw, dtype=np.int64)
         values = np.asarray(found, dtype=object).tolist()  # list(found) is 10x slower

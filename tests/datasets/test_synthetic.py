@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import math
 from typing import Any
 
@@ -14,7 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _support import columns
-from relmark.datasets import SyntheticData, make_synthetic
+from relmark.consent import Action, Basis, ConsentEvent, ConsentLedger, Evidence, Purpose
+from relmark.consent.events import check_jurisdiction, phone_digits
+from relmark.consent.regimes import recognised_bases
+from relmark.datasets import CONSENT_RATES, JURISDICTION_SHARES, SyntheticData, make_synthetic
 from relmark.exceptions import ValidationError
 from relmark.models import Channel
 
@@ -46,6 +50,13 @@ def hyp2f1(a: float, b: float, c: float, z: float) -> float:
     return total
 
 
+# SHA-256 of the customers' first three columns, the transactions, touchpoints and truth of
+# make(2_000) (seed 11, 2024, polars), as made before consent histories were added.
+BEFORE_CONSENT = "e63d0ad24c15ce73f276129cb4e08b503b320e15eb0be8a54d5004889679abe1"
+YEAR_S = 365.25 * 86_400
+COHORT_S = 272 * 86_400  # 1997-01-01 to 1997-09-30
+
+
 def make(n: int = 2_000, **kwargs: Any) -> SyntheticData:
     """A synthetic data set over 2024 in polars, with overridable arguments."""
     options: dict[str, Any] = {"seed": 11, "start": START, "end": END, "backend": "polars"}
@@ -54,9 +65,62 @@ def make(n: int = 2_000, **kwargs: Any) -> SyntheticData:
 
 
 def same_frames(left: Any, right: Any) -> bool:
-    """Whether two native frames hold the same columns and values."""
+    """Whether two native frames hold the same columns and values (NaN and None both missing)."""
     a, b = columns(left), columns(right)
-    return list(a) == list(b) and all(np.array_equal(a[k], b[k]) for k in a)
+
+    def values(column: Any) -> Any:
+        if column.dtype.kind != "O":
+            return column
+        return np.array([None if v is None or v != v else v for v in column.tolist()], object)
+
+    return list(a) == list(b) and all(np.array_equal(values(a[k]), values(b[k])) for k in a)
+
+
+def digest(data: SyntheticData) -> str:
+    """SHA-256 of everything make_synthetic drew before it drew consent histories."""
+    h = hashlib.sha256()
+    for name in ("customers", "transactions", "touchpoints"):
+        cols = columns(getattr(data, name))
+        keep = ("customer_id", "timezone", "created_at") if name == "customers" else tuple(cols)
+        for key in keep:
+            values = cols[key]
+            h.update(key.encode())
+            if values.dtype.kind in "OUS":
+                h.update("\x00".join(map(str, values.tolist())).encode())
+            else:
+                h.update(np.ascontiguousarray(values).tobytes())
+    for field in attrs.fields(type(data.truth)):
+        h.update(np.ascontiguousarray(getattr(data.truth, field.name)).tobytes())
+    return h.hexdigest()
+
+
+def consent_events(data: SyntheticData) -> list[ConsentEvent]:
+    """The consent_events rows as ConsentEvent records (ids as strings)."""
+    cols = columns(data.consent_events)
+
+    def text(name: str) -> list[Any]:
+        return [None if v is None or v != v else str(v) for v in cols[name].tolist()]
+
+    names = ("customer_id", "channel", "purpose", "action", "basis")
+    rows = zip(
+        *(text(name) for name in names),
+        cols["at"],
+        *(text(name) for name in ("jurisdiction", "source", "address")),
+        strict=True,
+    )
+    return [
+        ConsentEvent(
+            subject,
+            channel,
+            purpose,
+            action,
+            basis,
+            np.datetime64(at, "us"),
+            jurisdiction,
+            Evidence(source=source, address=address),
+        )
+        for subject, channel, purpose, action, basis, at, jurisdiction, source, address in rows
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +147,13 @@ def cohort() -> SyntheticData:
 
 class TestMakeSynthetic:
     def test_frames_have_the_documented_columns(self, base: SyntheticData) -> None:
-        """Customers, transactions and touchpoints have the documented schemas."""
+        """Customers, transactions, touchpoints and consent events have the documented schemas."""
         assert dict(nw.from_native(base.customers, eager_only=True).schema) == {
             "customer_id": nw.Int64(),
             "timezone": nw.String(),
             "created_at": UTC_US,
+            "jurisdiction": nw.String(),
+            "phone": nw.String(),
         }
         assert dict(nw.from_native(base.transactions, eager_only=True).schema) == {
             "customer_id": nw.Int64(),
@@ -104,13 +170,24 @@ class TestMakeSynthetic:
             "purpose": nw.String(),
             "campaign": nw.String(),
         }
+        assert dict(nw.from_native(base.consent_events, eager_only=True).schema) == {
+            "customer_id": nw.Int64(),
+            "channel": nw.String(),
+            "purpose": nw.String(),
+            "action": nw.String(),
+            "basis": nw.String(),
+            "at": UTC_US,
+            "jurisdiction": nw.String(),
+            "source": nw.String(),
+            "address": nw.String(),
+        }
 
     @pytest.mark.parametrize("backend", BACKENDS)
     def test_each_backend_returns_its_frame_type(self, backend: str) -> None:
         """pandas, polars and pyarrow each get their own frames, with the same values."""
         data = make(300, backend=backend)
         reference = make(300)
-        for name in ("customers", "transactions", "touchpoints"):
+        for name in ("customers", "transactions", "touchpoints", "consent_events"):
             frame = getattr(data, name)
             assert nw.get_native_namespace(nw.from_native(frame)).__name__ == backend
             assert same_frames(frame, getattr(reference, name)), name
@@ -119,16 +196,18 @@ class TestMakeSynthetic:
     def test_same_seed_gives_identical_data(self) -> None:
         """Two calls with the same seed and arguments give identical frames and truth."""
         one, two = make(same_day_share=0.2), make(same_day_share=0.2)
-        for name in ("customers", "transactions", "touchpoints"):
+        for name in ("customers", "transactions", "touchpoints", "consent_events"):
             assert same_frames(getattr(one, name), getattr(two, name)), name
         for field in attrs.fields(type(one.truth)):
             left, right = getattr(one.truth, field.name), getattr(two.truth, field.name)
             assert np.array_equal(left, right, equal_nan=field.name != "alive"), field.name
 
     def test_different_seed_gives_different_data(self) -> None:
-        """Another seed gives other transactions and other truth."""
+        """Another seed gives other transactions, consent histories and truth."""
         one, two = make(seed=1), make(seed=2)
         assert not same_frames(one.transactions, two.transactions)
+        assert not same_frames(one.consent_events, two.consent_events)
+        assert not same_frames(one.customers, two.customers)
         assert not np.array_equal(one.truth.purchase_rate, two.truth.purchase_rate)
 
     def test_customers_are_ordered_by_acquisition(self, base: SyntheticData) -> None:
@@ -328,8 +407,12 @@ class TestMakeSynthetic:
         assert (params["p"], params["q"], params["v"]) == (6.25, 3.74, 15.44)
         assert params["start"].isoformat() == "2024-01-01T00:00:00+00:00"
         assert params["end"] == params["acquisition_end"]
+        assert params["jurisdiction_shares"] == JURISDICTION_SHARES
+        assert params["consent_rates"] == CONSENT_RATES
         with pytest.raises(TypeError):
             params["r"] = 1.0  # type: ignore[index]
+        with pytest.raises(TypeError):
+            params["consent_rates"]["gpc"] = 1.0
 
     def test_truth_is_read_only(self, base: SyntheticData) -> None:
         """The truth arrays cannot be written, and the object cannot be changed."""
@@ -342,7 +425,7 @@ class TestMakeSynthetic:
         """The repr gives sizes, not the frames."""
         text = repr(base)
         assert text.startswith("SyntheticData(backend='polars', customers=5000, transactions=")
-        assert text.endswith(", seed=11)")
+        assert f", consent_events={len(base.consent_events)}, seed=11)" in text
 
     @settings(max_examples=15, deadline=None)
     @given(
@@ -361,10 +444,15 @@ class TestMakeSynthetic:
             n, seed=seed, end=f"{end}Z", same_day_share=share, time_unit=unit, backend="pyarrow"
         )
         created = columns(data.customers)["created_at"]
-        for name in ("transactions", "touchpoints"):
+        named = (
+            ("transactions", "datetime"),
+            ("touchpoints", "datetime"),
+            ("consent_events", "at"),
+        )
+        for name, at in named:
             cols = columns(getattr(data, name))
-            assert (cols["datetime"] >= created[cols["customer_id"]]).all()
-            assert (cols["datetime"] < end).all()
+            assert (cols[at] >= created[cols["customer_id"]]).all()
+            assert (cols[at] < end).all()
 
     @pytest.mark.parametrize(
         ("kwargs", "argument"),
@@ -419,3 +507,208 @@ class TestMakeSynthetic:
 
         data = make(100, purposes=[Purpose.PROMO])
         assert data.params["purposes"] == ("promotion",)
+
+    # ------------------------------------------------------------------ consent histories
+
+    def test_other_outputs_are_as_before_consent_histories(self) -> None:
+        """Adding consent histories changed no customer, transaction, touchpoint or truth bit."""
+        assert digest(make()) == BEFORE_CONSENT
+
+    def test_every_consent_event_is_accepted_by_a_ledger(self, base: SyntheticData) -> None:
+        """Every row makes a valid ConsentEvent and a ConsentLedger accepts them all."""
+        events = consent_events(base)
+        ledger = ConsentLedger(events)
+        assert len(ledger) == len(base.consent_events) > 5_000
+        assert ledger.verify().ok
+        assert {e.action for e in events} == set(Action) - {Action.OBJECT}
+
+    def test_grant_bases_are_recognised_where_they_were_collected(
+        self, base: SyntheticData
+    ) -> None:
+        """A grant's basis is one its jurisdiction's regimes recognise; others have no basis."""
+        ev = columns(base.consent_events)
+        grant = ev["action"] == "grant"
+        assert all(b is None for b in ev["basis"][~grant].tolist())
+        for code in JURISDICTION_SHARES:
+            bases = set(ev["basis"][grant & (ev["jurisdiction"] == code)].tolist())
+            allowed = recognised_bases(code)
+            assert bases
+            assert allowed is None or bases <= {b.value for b in allowed}, code
+        drawn = (Basis.EXPRESS, Basis.EXPRESS_WRITTEN, Basis.IMPLIED_PURCHASE, Basis.SOFT_OPT_IN)
+        assert set(ev["basis"][grant].tolist()) == {b.value for b in drawn}
+
+    def test_consent_events_are_sorted_aware_and_in_the_window(self, base: SyntheticData) -> None:
+        """Events are by customer, time, then grant < confirm < stop, on whole seconds, in [created_at, end)."""
+        ev = columns(base.consent_events)
+        created = columns(base.customers)["created_at"]
+        when = ev["at"]
+        assert (when >= created[ev["customer_id"]]).all()
+        assert (when < np.datetime64(END[:-1], "us")).all()
+        assert (when.astype(np.int64) % 1_000_000 == 0).all()
+        rank = np.select([ev["action"] == "grant", ev["action"] == "confirm"], [0, 1], 2)
+        key = np.lexsort((rank, when, ev["customer_id"]))
+        assert np.array_equal(key, np.arange(len(key)))
+
+    def test_vocabulary_is_relmark_consents(self, base: SyntheticData) -> None:
+        """Channels, purposes and actions are values of the consent enumerations."""
+        ev = columns(base.consent_events)
+        assert set(ev["channel"].tolist()) == {"email", "sms", None}
+        assert set(ev["purpose"].tolist()) <= {p.value for p in Purpose}
+        gpc = ev["action"] == "gpc"
+        assert set(ev["purpose"][gpc].tolist()) == {"sale_or_share"}
+        assert all(c is None for c in ev["channel"][gpc].tolist())
+        assert set(ev["purpose"][~gpc].tolist()) == {"marketing"}
+
+    def test_jurisdictions_are_iso_codes_in_the_documented_shares(
+        self, cohort: SyntheticData
+    ) -> None:
+        """Each customer's jurisdiction is an ISO 3166 code, drawn with JURISDICTION_SHARES."""
+        codes = columns(cohort.customers)["jurisdiction"]
+        n = len(codes)
+        assert set(codes.tolist()) == set(JURISDICTION_SHARES)
+        assert all(check_jurisdiction(code) == code for code in JURISDICTION_SHARES)
+        assert math.isclose(sum(JURISDICTION_SHARES.values()), 1.0)
+        for code, share in JURISDICTION_SHARES.items():
+            got = float((codes == code).mean())
+            assert abs(got - share) < 4 * math.sqrt(share * (1 - share) / n), code
+
+    def test_events_carry_their_customers_jurisdiction(self, base: SyntheticData) -> None:
+        """The jurisdiction of an event is that of its customer."""
+        ev = columns(base.consent_events)
+        codes = columns(base.customers)["jurisdiction"]
+        assert np.array_equal(ev["jurisdiction"], codes[ev["customer_id"]])
+
+    def test_signup_grants_follow_the_opt_in_rates(self, cohort: SyntheticData) -> None:
+        """Express email and sms grants at signup come at the rates of CONSENT_RATES."""
+        ev = columns(cohort.consent_events)
+        n = len(cohort.customers)
+        signup = (ev["action"] == "grant") & (ev["source"] == "signup form")
+        for channel, rate in (("email", "email_opt_in"), ("sms", "sms_opt_in")):
+            who = ev["customer_id"][signup & (ev["channel"] == channel)]
+            assert len(np.unique(who)) == len(who)
+            p = CONSENT_RATES[rate]
+            assert abs(len(who) / n - p) < 4 * math.sqrt(p * (1 - p) / n), channel
+
+    def test_sms_consent_in_the_us_is_written_and_names_a_number(
+        self, cohort: SyntheticData
+    ) -> None:
+        """US sms grants are express_written naming a number: the phone, or a replaced one."""
+        ev = columns(cohort.consent_events)
+        cust = columns(cohort.customers)
+        sms = (ev["action"] == "grant") & (ev["channel"] == "sms")
+        us = np.isin(ev["jurisdiction"], ["US", "US-CA"])
+        assert set(ev["basis"][sms & us].tolist()) == {"express_written"}
+        assert set(ev["basis"][sms & ~us].tolist()) == {"express"}
+        phone = cust["phone"][ev["customer_id"][sms]]
+        named = ev["address"][sms]
+        same = np.array(
+            [phone_digits(a) == phone_digits(b) for a, b in zip(named, phone, strict=True)]
+        )
+        p, m = CONSENT_RATES["old_number"], len(named)
+        assert abs((~same).mean() - p) < 4 * math.sqrt(p * (1 - p) / m)
+        assert all(a is None for a in ev["address"][~sms].tolist())
+
+    def test_phones_belong_to_text_signups(self, cohort: SyntheticData) -> None:
+        """Customers who signed up for texts have a distinct fictional number; the others none."""
+        ev = columns(cohort.consent_events)
+        cust = columns(cohort.customers)
+        signed = np.zeros(len(cust["phone"]), dtype=bool)
+        signed[ev["customer_id"][(ev["action"] == "grant") & (ev["channel"] == "sms")]] = True
+        phones = cust["phone"][signed].tolist()
+        assert all(p is None for p in cust["phone"][~signed].tolist())
+        assert len(set(phones)) == len(phones)
+        codes = dict.fromkeys(("US", "US-CA", "CA"), "+1 ")
+        codes.update({"GB": "+44 ", "DE": "+49 ", "FR": "+33 ", "NL": "+31 ", "AU": "+61 "})
+        for phone, code in zip(phones, cust["jurisdiction"][signed].tolist(), strict=True):
+            assert phone.startswith(codes[code] + "555 ")
+            assert sum(ch.isdigit() for ch in phone) == len(codes[code]) - 2 + 10
+
+    def test_unsubscribes_follow_their_hazards(self, cohort: SyntheticData) -> None:
+        """Of those who get email or texts, 1 - exp(-hazard * t) unsubscribe within t."""
+        ev = columns(cohort.consent_events)
+        codes = columns(cohort.customers)["jurisdiction"]
+        grant, withdraw = ev["action"] == "grant", ev["action"] == "withdraw"
+        express = grant & (ev["channel"] == "email") & (ev["basis"] == "express")
+        express_email = ev["customer_id"][express]
+        gets_email = np.isin(codes, ["US", "US-CA", "CA", "GB"])
+        gets_email[express_email] = True
+        gets_sms = np.zeros(len(codes), dtype=bool)
+        gets_sms[ev["customer_id"][grant & (ev["channel"] == "sms")]] = True
+        for channel, reach, rate in (
+            ("email", gets_email, "email_unsubscribe_per_year"),
+            ("sms", gets_sms, "sms_unsubscribe_per_year"),
+        ):
+            who = ev["customer_id"][withdraw & (ev["channel"] == channel)]
+            assert len(np.unique(who)) == len(who)
+            assert reach[who].all(), channel
+            p = 1 - math.exp(-CONSENT_RATES[rate] * COHORT_S / YEAR_S)
+            m = int(reach.sum())
+            assert abs(len(who) / m - p) < 4 * math.sqrt(p * (1 - p) / m), channel
+
+    def test_canadian_purchases_imply_consent_until_an_unsubscribe(
+        self, base: SyntheticData
+    ) -> None:
+        """Implied-purchase grants are exactly the Canadians' purchases before they unsubscribe."""
+        ev = columns(base.consent_events)
+        tx = columns(base.transactions)
+        codes = columns(base.customers)["jurisdiction"]
+        implied = ev["basis"] == "implied_purchase"
+        assert set(ev["jurisdiction"][implied].tolist()) == {"CA"}
+        assert set(ev["channel"][implied].tolist()) == {"email"}
+        stop = np.full(len(codes), np.datetime64("9999-01-01", "us"))
+        email_stop = (ev["action"] == "withdraw") & (ev["channel"] == "email")
+        stop[ev["customer_id"][email_stop]] = ev["at"][email_stop]
+        before = (codes[tx["customer_id"]] == "CA") & (tx["datetime"] < stop[tx["customer_id"]])
+        expected = sorted(zip(tx["customer_id"][before], tx["datetime"][before], strict=True))
+        got = sorted(zip(ev["customer_id"][implied], ev["at"][implied], strict=True))
+        assert got == expected
+        assert len(got) > 100
+
+    def test_soft_opt_in_is_for_british_customers_without_express_consent(
+        self, base: SyntheticData
+    ) -> None:
+        """GB customers get a soft opt-in at their first purchase exactly when they did not opt in."""
+        ev = columns(base.consent_events)
+        cust = columns(base.customers)
+        email_grant = (ev["action"] == "grant") & (ev["channel"] == "email")
+        soft = ev["customer_id"][email_grant & (ev["basis"] == "soft_opt_in")]
+        express = ev["customer_id"][email_grant & (ev["basis"] == "express")]
+        british = np.flatnonzero(cust["jurisdiction"] == "GB")
+        assert set(soft.tolist()) == set(british.tolist()) - set(express.tolist())
+        at = ev["at"][email_grant & (ev["basis"] == "soft_opt_in")]
+        assert np.array_equal(at, cust["created_at"][soft])
+
+    def test_german_double_opt_ins_confirm_express_grants(self, cohort: SyntheticData) -> None:
+        """Confirmations are German, follow an express email grant, at the double_opt_in rate."""
+        ev = columns(cohort.consent_events)
+        confirm = ev["action"] == "confirm"
+        assert set(ev["jurisdiction"][confirm].tolist()) == {"DE"}
+        express = (
+            (ev["action"] == "grant") & (ev["basis"] == "express") & (ev["channel"] == "email")
+        )
+        german = ev["customer_id"][express & (ev["jurisdiction"] == "DE")]
+        confirmed = ev["customer_id"][confirm]
+        assert set(confirmed.tolist()) <= set(german.tolist())
+        granted = dict(zip(german, ev["at"][express & (ev["jurisdiction"] == "DE")], strict=True))
+        assert all(at >= granted[c] for c, at in zip(confirmed, ev["at"][confirm], strict=True))
+        p, m = CONSENT_RATES["double_opt_in"], len(german)
+        assert abs(len(confirmed) / m - p) < 4 * math.sqrt(p * (1 - p) / m) + 0.001
+
+    def test_no_consent_history_gives_an_empty_typed_frame(self) -> None:
+        """A base whose only customer never opted in has an empty, typed consent frame."""
+        data = make(1, seed=11, end="2024-01-01T01:00:00Z", backend="pandas")
+        assert len(data.consent_events) == 0
+        schema = nw.from_native(data.consent_events, eager_only=True).schema
+        assert schema["at"] == UTC_US
+        assert schema["address"] == nw.String()
+
+    def test_gpc_signals_come_from_californians(self, cohort: SyntheticData) -> None:
+        """GPC signals come from the gpc share of US-CA customers, and from nobody else."""
+        ev = columns(cohort.consent_events)
+        codes = columns(cohort.customers)["jurisdiction"]
+        gpc = ev["action"] == "gpc"
+        assert set(ev["jurisdiction"][gpc].tolist()) == {"US-CA"}
+        who = ev["customer_id"][gpc]
+        assert len(np.unique(who)) == len(who)
+        p, m = CONSENT_RATES["gpc"], int((codes == "US-CA").sum())
+        assert abs(len(who) / m - p) < 4 * math.sqrt(p * (1 - p) / m)

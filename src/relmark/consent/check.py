@@ -414,6 +414,12 @@ def _local_zone(customer: Customer | None) -> str | None:
     return customer.timezone
 
 
+def _deadline(regime: Regime, stop: ConsentEvent) -> dt.date | None:
+    """The legal deadline for honouring `stop` (computed only when a stop decides)."""
+    days = regime.unsubscribe_business_days
+    return None if days is None else business_days_after(stop.at.date(), days)
+
+
 def _judge(
     ledger: ConsentLedger,
     regime: Regime,
@@ -428,14 +434,12 @@ def _judge(
     names = {"regime": regime.name, "channel": channel, "purpose": purpose}
     stop = state.stop
     stop_code = "gpc" if stop is not None and stop.action is Action.GPC else "withdrawn"
-    deadline = None
-    if stop is not None and regime.unsubscribe_business_days is not None and not state.grants:
-        deadline = business_days_after(stop.at.date(), regime.unsubscribe_business_days)
 
     if rule.model == "opt_out":
-        for basis in BASES:
-            grant = state.grants.get(basis)
-            if grant is not None:
+        for back_in in rule.bases:
+            grant = state.grants.get(back_in.basis)
+            if grant is not None and _usable(regime, back_in, channel):
+                basis = back_in.basis
                 return ConsentDecision(
                     True, basis, _reason("consent", basis=basis, **names), "consent",
                     None, grant.evidence, regime.name, None, grant,
@@ -443,7 +447,7 @@ def _judge(
         if stop is not None:
             return ConsentDecision(
                 False, None, _reason(stop_code, **names), stop_code, None, stop.evidence,
-                regime.name, deadline, stop,
+                regime.name, _deadline(regime, stop), stop,
             )  # fmt: skip
         return ConsentDecision(
             True, None, _reason("opt_out_regime", **names), "opt_out_regime", regime=regime.name
@@ -488,7 +492,7 @@ def _judge(
         if stop is not None:
             return ConsentDecision(
                 False, None, _reason(stop_code, **names), stop_code, None, stop.evidence,
-                regime.name, deadline, stop,
+                regime.name, _deadline(regime, stop), stop,
             )  # fmt: skip
         return ConsentDecision(
             False, None, _reason("no_consent", **names), "no_consent", regime=regime.name
@@ -834,9 +838,10 @@ def _judge_rows(
     expiry = np.full(m, _NEVER, dtype=np.int64)
 
     if rule.model == "opt_out":
-        for b in BASES:
-            take = (basis < 0) & (grants[b] >= 0)
-            basis[take] = BASIS_CODE[b]
+        for back_in in rule.bases:
+            usable = _usable_rows(regime, back_in, channel)
+            take = (basis < 0) & (grants[back_in.basis] >= 0) & usable
+            basis[take] = BASIS_CODE[back_in.basis]
         code[:] = np.where(
             basis >= 0, _CODE["consent"], np.where(stop >= 0, stop_code, _CODE["opt_out_regime"])
         )
@@ -847,11 +852,7 @@ def _judge_rows(
         fail_basis = np.full(m, -1, dtype=np.int64)
         for basis_rule in rule.bases:
             g = grants[basis_rule.basis]
-            present = g >= 0
-            if basis_rule.channels is not None:
-                present &= np.isin(channel, [CHANNEL_CODE[c] for c in basis_rule.channels])
-            if basis_rule.option is not None and not getattr(regime, basis_rule.option):
-                present[:] = False
+            present = (g >= 0) & _usable_rows(regime, basis_rule, channel)
             problem = np.full(m, -1, dtype=np.int64)
             exp = np.full(m, _NEVER, dtype=np.int64)
             if basis_rule.names_phone:
@@ -861,7 +862,11 @@ def _judge_rows(
                 problem[present & ~pick(arrays.confirmed, False)] = _CODE["not_confirmed"]
             elif basis_rule.lasts_months is not None:
                 exp = np.where(
-                    present, arrays.expiry_us(basis_rule.lasts_months)[np.maximum(g, 0)], _NEVER
+                    present,
+                    arrays.expiry_us(basis_rule.lasts_months)[np.maximum(g, 0)]
+                    if len(arrays.key)
+                    else _NEVER,
+                    _NEVER,
                 )
                 problem[present & (t_us >= exp)] = _CODE["expired"]
             failed = present & (problem >= 0) & (fail_code < 0)
@@ -934,6 +939,14 @@ def _address_code(evidence: Evidence | None, digits: Mapping[str, int]) -> int:
     if evidence is None or evidence.address is None:
         return -2
     return digits.get(phone_digits(evidence.address), -2)
+
+
+def _usable_rows(
+    regime: Regime, rule: BasisRule, channel: npt.NDArray[np.int64]
+) -> npt.NDArray[np.bool_]:
+    """`_usable` for each row's channel."""
+    usable = np.array([_usable(regime, rule, c) for c in CHANNELS], dtype=bool)
+    return usable[np.maximum(channel, 0)]
 
 
 def _calling_hours(

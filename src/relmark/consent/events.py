@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 ERASED_PREFIX: Final = "erased:"
-"""Subject ids of erased subjects start with this; `ConsentEvent` refuses it from callers."""
+"""Subject ids of erased subjects start with this; `ConsentLedger.append` refuses it from callers."""
 
 _JURISDICTION_RE: Final = re.compile(r"[A-Z]{2}(?:-[A-Z0-9]{1,3})?")
 
@@ -281,18 +281,6 @@ def _check_jurisdiction(_: object, attribute: attrs.Attribute[str | None], value
         check_jurisdiction(value, argument=attribute.name)
 
 
-def _check_subject(instance: object, attribute: attrs.Attribute[str], value: object) -> None:
-    _check_identifier(instance, attribute, value)
-    assert isinstance(value, str)
-    if value.startswith(ERASED_PREFIX):
-        raise ValidationError(
-            f"subject ids starting with {ERASED_PREFIX!r} are reserved for erased subjects",
-            column=attribute.name,
-            value=value,
-            hint="only ConsentLedger.erase writes such ids",
-        )
-
-
 # --------------------------------------------------------------------------- records
 
 
@@ -403,7 +391,7 @@ class ConsentEvent:
         Hint: ...
     """
 
-    subject_id: str = attrs.field(validator=_check_subject)
+    subject_id: str = attrs.field(validator=_check_identifier)
     channel: Channel | None = attrs.field(converter=_to_optional_channel)
     purpose: Purpose = attrs.field(converter=_to_purpose)
     action: Action = attrs.field(converter=_to_action)

@@ -112,8 +112,10 @@ class PurposeRule:
     Args:
         model: "opt_in" (contact needs a valid grant) or "opt_out" (contact is
             allowed unless the person withdrew, objected or sent a GPC signal
-            with no grant since).
-        bases: The bases that count under "opt_in", in order of preference.
+            and has not opted back in since).
+        bases: Under "opt_in", the bases that count, in order of preference.
+            Under "opt_out", the bases of a grant that opts a person back in
+            after an opt-out (the laws ask for affirmative consent: express).
         calling_hours: `(first, last)` local times between which calls and
             texts may be made, both included, or None.
         calling_channels: The channels `calling_hours` applies to.
@@ -205,6 +207,10 @@ class Regime:
 
 # --------------------------------------------------------------------------- the regimes
 
+_OPT_BACK_IN: Final = (
+    BasisRule(Basis.EXPRESS, source="affirmative consent after an opt-out"),
+    BasisRule(Basis.EXPRESS_WRITTEN, source="affirmative consent after an opt-out"),
+)
 _ART_21 = "GDPR Art. 21(2)-(3): an objection to direct marketing stops it"
 _EXPRESS = BasisRule(Basis.EXPRESS, source="GDPR Art. 6(1)(a), Art. 7")
 _EXPRESS_WRITTEN = BasisRule(Basis.EXPRESS_WRITTEN, source="express consent, in writing")
@@ -263,6 +269,7 @@ _EU_EEA: Final = [
     "FR",
     "DE",
     "GR",
+    "HU",
     "IE",
     "IT",
     "LV",
@@ -323,7 +330,7 @@ CASL: Final = Regime(
                     Basis.IMPLIED_PURCHASE, lasts_months=24, source="CASL s. 10(9)(a), 10(10)(a)"
                 ),
                 BasisRule(
-                    Basis.IMPLIED_INQUIRY, lasts_months=6, source="CASL s. 10(9)(a), 10(10)(b)"
+                    Basis.IMPLIED_INQUIRY, lasts_months=6, source="CASL s. 10(9)(a), 10(10)(e)"
                 ),
                 BasisRule(
                     Basis.IMPLIED_NON_BUSINESS, lasts_months=24, source="CASL s. 10(9)(a), 10(13)"
@@ -355,7 +362,12 @@ CAN_SPAM: Final = Regime(
     title="US CAN-SPAM Act of 2003 (15 U.S.C. 7701-7713)",
     covers={Channel.EMAIL},
     purposes={
-        Purpose.MARKETING: PurposeRule("opt_out", source="15 U.S.C. 7704(a)(3)-(4); 16 CFR 316.5"),
+        Purpose.MARKETING: PurposeRule(
+            "opt_out",
+            _OPT_BACK_IN,
+            source="15 U.S.C. 7704(a)(3)-(4) (after an opt-out, only the person's later"
+            " affirmative consent, 7704(a)(4)(B)); 16 CFR 316.5",
+        ),
     },
     recognised=(
         Basis.EXPRESS,
@@ -450,10 +462,13 @@ CCPA: Final = Regime(
     title="California Consumer Privacy Act as amended by the CPRA",
     covers=ALL_CHANNELS,
     purposes={
-        Purpose.MARKETING: PurposeRule("opt_out", source="Cal. Civ. Code 1798.120"),
-        Purpose.PROFILING: PurposeRule("opt_out", source="Cal. Civ. Code 1798.120, 1798.185"),
+        Purpose.MARKETING: PurposeRule("opt_out", _OPT_BACK_IN, source="Cal. Civ. Code 1798.120"),
+        Purpose.PROFILING: PurposeRule(
+            "opt_out", _OPT_BACK_IN, source="Cal. Civ. Code 1798.120, 1798.185"
+        ),
         Purpose.SALE_OR_SHARE: PurposeRule(
             "opt_out",
+            _OPT_BACK_IN,
             source="Cal. Civ. Code 1798.120, 1798.135; Cal. Code Regs. tit. 11, 7025 (opt-out"
             " preference signals such as GPC)",
         ),

@@ -27,6 +27,32 @@ event times are uniform order statistics, and the first X_i of M_i uniform
 order statistics are cumulative sums of X_i standard exponentials divided by
 the same sum plus one Gamma(M_i - X_i + 1) draw. So the work is one draw per
 purchase, whatever the rates.
+
+Consent histories. Each customer also gets a jurisdiction (an ISO 3166 code,
+drawn with the fixed shares of `JURISDICTION_SHARES`, independently of the
+time zone so that the draws above stay as they were) and a history of consent
+events in the vocabulary of `relmark.consent`, drawn from a child of the
+seed's `numpy.random.SeedSequence` (so the customers, transactions,
+touchpoints and truth are the same with or without it), with the rates of
+`CONSENT_RATES`:
+
+| event | who | when | basis |
+| --- | --- | --- | --- |
+| email grant | `email_opt_in` of everyone | signup (first purchase) | express |
+| email grant | GB customers who did not opt in | signup | soft_opt_in (PECR reg. 22(3)) |
+| email grant | CA customers, at every purchase before an unsubscribe | the purchase | implied_purchase (CASL s. 10(10)(a): 2 years) |
+| confirm | `double_opt_in` of DE express email grants | `confirm_hours` later on average | |
+| sms grant | `sms_opt_in` of everyone | signup | express_written naming the number in the US (TCPA), else express |
+| email withdraw | everyone who gets marketing email (an email grant, or the US opt-out law) | hazard `email_unsubscribe_per_year` from signup | |
+| sms withdraw | sms subscribers | hazard `sms_unsubscribe_per_year` from signup | |
+| gpc | `gpc` of US-CA customers | uniform between signup and the end | |
+
+Customers who signed up for texts have a `phone` (fictional: the country's
+calling code, then 555 and seven digits of the customer's number); the sms
+grant's `address` names it, except for `old_number` of them, whose consent
+names a number they have since replaced (so TCPA refuses it). Every basis is
+one its jurisdiction's regimes recognise, so `relmark.consent.ConsentLedger`
+accepts every event.
 """
 
 from __future__ import annotations
@@ -53,13 +79,16 @@ from relmark._time import (
     validate_time_unit,
     validate_timezone,
 )
+from relmark.consent.events import Action, Basis, Purpose
 from relmark.exceptions import ValidationError
 from relmark.models import Channel
 
 __all__ = [
+    "CONSENT_RATES",
     "DEFAULT_CHANNELS",
     "DEFAULT_PURPOSES",
     "DEFAULT_TIMEZONES",
+    "JURISDICTION_SHARES",
     "SyntheticData",
     "SyntheticTruth",
     "make_synthetic",
@@ -84,6 +113,87 @@ DEFAULT_TIMEZONES: Final[tuple[str, ...]] = (
 )
 """IANA zones customers live in, unless told otherwise (equally likely)."""
 
+JURISDICTION_SHARES: Final[Mapping[str, float]] = types.MappingProxyType(
+    {
+        "US": 0.35,
+        "US-CA": 0.10,
+        "CA": 0.15,
+        "GB": 0.12,
+        "DE": 0.10,
+        "FR": 0.08,
+        "NL": 0.05,
+        "AU": 0.05,
+    }
+)
+"""Where synthetic customers live (ISO 3166 codes) and the share of each.
+
+A North American and European customer base: the United States (California,
+"US-CA", on its own: CAN-SPAM, TCPA and CCPA apply there), Canada (CASL,
+PIPEDA), the United Kingdom (UK GDPR with PECR), Germany, France and the
+Netherlands (GDPR), and Australia, for which relmark has no regime built in
+(so every consent check there answers no).
+"""
+
+CONSENT_RATES: Final[Mapping[str, float]] = types.MappingProxyType(
+    {
+        "email_opt_in": 0.55,
+        "sms_opt_in": 0.25,
+        "old_number": 0.10,
+        "double_opt_in": 0.85,
+        "confirm_hours": 3.0,
+        "email_unsubscribe_per_year": 0.15,
+        "sms_unsubscribe_per_year": 0.30,
+        "gpc": 0.30,
+    }
+)
+"""The true rates of the synthetic consent histories (see the module docstring).
+
+- `email_opt_in`: chance a customer gives express consent to marketing email at signup.
+- `sms_opt_in`: chance a customer signs up for marketing texts at signup.
+- `old_number`: chance a text signup's consent names a number the customer
+  has since replaced.
+- `double_opt_in`: chance a German express email grant is confirmed by a
+  double opt-in; the confirmation comes an exponential delay of mean
+  `confirm_hours` later.
+- `email_unsubscribe_per_year`, `sms_unsubscribe_per_year`: constant hazards
+  (per 365.25 days) of unsubscribing, from signup.
+- `gpc`: chance a California customer sends a Global Privacy Control signal.
+"""
+
+_CALLING_CODES: Final[Mapping[str, str]] = {
+    "US": "1",
+    "US-CA": "1",
+    "CA": "1",
+    "GB": "44",
+    "DE": "49",
+    "FR": "33",
+    "NL": "31",
+    "AU": "61",
+}
+_CONSENT_CHANNELS: Final[tuple[str, ...]] = (Channel.EMAIL.value, Channel.SMS.value)
+_CONSENT_PURPOSES: Final[tuple[str, ...]] = (Purpose.MARKETING.value, Purpose.SALE_OR_SHARE.value)
+# In the order events at the same instant are judged: grant, confirm, then the stops.
+_ACTIONS: Final[tuple[str, ...]] = (
+    Action.GRANT.value,
+    Action.CONFIRM.value,
+    Action.WITHDRAW.value,
+    Action.GPC.value,
+)
+_BASES: Final[tuple[str, ...]] = (
+    Basis.EXPRESS.value,
+    Basis.EXPRESS_WRITTEN.value,
+    Basis.IMPLIED_PURCHASE.value,
+    Basis.SOFT_OPT_IN.value,
+)
+_SOURCES: Final[tuple[str, ...]] = (
+    "signup form",
+    "checkout",
+    "double opt-in email",
+    "unsubscribe link",
+    "STOP reply",
+    "browser",
+)
+_S_PER_YEAR: Final[float] = 365.25 * 86_400
 _US_PER_S: Final[int] = 1_000_000
 _S_PER_DAY: Final[int] = 86_400
 _CLICK_DELAY_S: Final[float] = 3_600.0
@@ -123,12 +233,14 @@ class SyntheticTruth:
 
 @attrs.frozen(eq=False, repr=False)
 class SyntheticData:
-    """A synthetic customer base, its transactions and touchpoints, and the truth.
+    """A synthetic customer base, its transactions, touchpoints and consent, and the truth.
 
     Attributes:
         customers: One row per customer, ordered by acquisition:
             `customer_id`, `timezone` (IANA name), `created_at` (time of the
-            first purchase, UTC).
+            first purchase, UTC), `jurisdiction` (ISO 3166 code, see
+            `JURISDICTION_SHARES`), `phone` (the fictional mobile number of
+            customers who signed up for texts, null for the others).
         transactions: One row per purchase, by customer then time:
             `customer_id`, `datetime` (UTC), `amount` (float64, dollars and
             cents), `quantity` (int64, items).
@@ -138,14 +250,27 @@ class SyntheticData:
             channel's default `TouchpointKind` value), `direction`
             ("outbound" for a campaign message, "inbound" for the web visit
             of a click-through), `purpose`, `campaign`.
+        consent_events: One row per consent event, by customer then time
+            (at the same second: grants, confirmations, then stops), in the
+            vocabulary of `relmark.consent.ConsentEvent`: `customer_id`,
+            `channel` ("email", "sms", or null for a GPC signal), `purpose`
+            ("marketing", or "sale_or_share" for a GPC signal), `action`
+            ("grant", "confirm", "withdraw", "gpc"), `basis` (grants only,
+            else null), `at` (UTC), `jurisdiction` (the customer's), and the
+            evidence: `source` (where it was collected) and `address` (the
+            phone number an sms grant names, else null). The process and its
+            rates are in the module docstring and `CONSENT_RATES`.
         params: Read-only mapping of every argument the data was made with:
-            the true parameters, the seed, `start` and `end` (UTC).
+            the true parameters, the seed, `start` and `end` (UTC), and the
+            fixed truth of the consent histories, `jurisdiction_shares` and
+            `consent_rates`.
         truth: Per-customer true rates and states, see `SyntheticTruth`.
     """
 
     customers: Frame
     transactions: Frame
     touchpoints: Frame
+    consent_events: Frame
     params: Mapping[str, Any]
     truth: SyntheticTruth
 
@@ -153,7 +278,8 @@ class SyntheticData:
         return (
             f"SyntheticData(backend={self.params['backend']!r},"
             f" customers={len(self.customers)}, transactions={len(self.transactions)},"
-            f" touchpoints={len(self.touchpoints)}, seed={self.params['seed']!r})"
+            f" touchpoints={len(self.touchpoints)}, consent_events={len(self.consent_events)},"
+            f" seed={self.params['seed']!r})"
         )
 
 
@@ -306,6 +432,12 @@ def make_synthetic(
     rates read per day instead of per week. The same seed and arguments
     always give the same data.
 
+    Each customer also gets a jurisdiction and a consent history (express,
+    implied and soft opt-in grants, double opt-in confirmations,
+    unsubscribes, Global Privacy Control signals; see the module docstring),
+    drawn from a child of the seed's sequence: adding them changed none of
+    the other outputs.
+
     Timestamps are timezone-aware UTC with microsecond resolution, on whole
     seconds after `start`, and fall in [`start`, `end`).
 
@@ -353,8 +485,9 @@ def make_synthetic(
             installed, in that order.
 
     Returns:
-        A `SyntheticData` with the `customers`, `transactions` and
-        `touchpoints` frames, the `params` and the per-customer `truth`.
+        A `SyntheticData` with the `customers`, `transactions`,
+        `touchpoints` and `consent_events` frames, the `params` and the
+        per-customer `truth`.
 
     Raises:
         ValidationError: if an argument is out of range, naming it.
@@ -368,11 +501,15 @@ def make_synthetic(
         ...     backend="polars",
         ... )
         >>> data
-        SyntheticData(backend='polars', customers=1000, transactions=..., touchpoints=..., seed=7)
+        SyntheticData(backend='polars', customers=1000, transactions=..., touchpoints=...,
+                      consent_events=..., seed=7)
         >>> data.transactions.columns
         ['customer_id', 'datetime', 'amount', 'quantity']
         >>> data.touchpoints.columns
         ['customer_id', 'datetime', 'channel', 'kind', 'direction', 'purpose', 'campaign']
+        >>> data.consent_events.columns
+        ['customer_id', 'channel', 'purpose', 'action', 'basis', 'at', 'jurisdiction',
+         'source', 'address']
         >>> data.params["r"], data.params["alpha"], data.params["end"]
         (0.24, 4.41, DateTime(2025, 1, 1, 0, 0, 0, tzinfo=Timezone('UTC')))
         >>> bool(data.truth.alive.any() and not data.truth.alive.all())
@@ -501,11 +638,22 @@ def make_synthetic(
     def times(seconds: npt.NDArray[np.int64]) -> npt.NDArray[np.datetime64]:
         return (start_us + seconds * _US_PER_S).astype("datetime64[us]")
 
+    # Consent histories, from their own generator: the draws above are as they always were.
+    consent = _consent(
+        np.random.default_rng(np.random.SeedSequence(seed_value).spawn(1)[0]),
+        born=born,
+        buyer=buyer,
+        bought_s=bought_s,
+        span_s=span_s,
+    )
+    jurisdictions = np.array(tuple(JURISDICTION_SHARES))
     customers = build_frame(
         {
             "customer_id": ids(np.arange(n, dtype=np.int64)),
             "timezone": Text(zone, np.array(zones)),
             "created_at": times(born),
+            "jurisdiction": Text(consent["jurisdiction"], jurisdictions),
+            "phone": consent["phone"],
         },
         chosen,
     )
@@ -541,6 +689,21 @@ def make_synthetic(
         },
         chosen,
     )
+    owner = consent["customer"]
+    consent_events = build_frame(
+        {
+            "customer_id": ids(owner),
+            "channel": Text(consent["channel"], np.array(_CONSENT_CHANNELS)),
+            "purpose": Text(consent["purpose"], np.array(_CONSENT_PURPOSES)),
+            "action": Text(consent["action"], np.array(_ACTIONS)),
+            "basis": Text(consent["basis"], np.array(_BASES)),
+            "at": times(consent["seconds"]),
+            "jurisdiction": Text(consent["jurisdiction"][owner], jurisdictions),
+            "source": Text(consent["source"], np.array(_SOURCES)),
+            "address": consent["address"],
+        },
+        chosen,
+    )
 
     dropout_at = np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
     dropout_at[dead] = times(dropout_s[dead])
@@ -572,12 +735,15 @@ def make_synthetic(
             "timezones": zones,
             "id_type": id_type,
             "backend": chosen,
+            "jurisdiction_shares": JURISDICTION_SHARES,
+            "consent_rates": CONSENT_RATES,
         }
     )
     return SyntheticData(
         customers=customers,
         transactions=transactions,
         touchpoints=touchpoints,
+        consent_events=consent_events,
         params=params,
         truth=truth,
     )
@@ -687,3 +853,201 @@ def _touchpoints(
         "channel": channel,
         "purpose": purpose,
     }
+
+
+def _text(codes: npt.NDArray[np.int64], values: npt.NDArray[np.str_]) -> Text:
+    """A `Text` column; with no values at all, every row is missing."""
+    return Text(codes, values if len(values) else np.array([""]))
+
+
+def _phones(
+    customer: npt.NDArray[np.int64], country: npt.NDArray[np.int64], shift: int
+) -> npt.NDArray[np.str_]:
+    """Fictional numbers "+<calling code> 555 ddd dddd", the digits from customer number + shift.
+
+    Built as a character matrix per calling code (no Python string per row).
+    """
+    codes = tuple(_CALLING_CODES[j] for j in JURISDICTION_SHARES)
+    number = (customer + shift) % 10_000_000
+    digits = np.empty((len(customer), 7), dtype=np.uint32)
+    for k in range(7):
+        digits[:, k] = ord("0") + number // 10 ** (6 - k) % 10
+    width = max(len(c) for c in codes) + 14
+    out = np.zeros(len(customer), dtype=f"U{width}")
+    for code in sorted(set(codes)):
+        rows = np.flatnonzero(np.isin(country, [i for i, c in enumerate(codes) if c == code]))
+        template = f"+{code} 555 000 0000"
+        size = len(template)
+        chars = np.tile(np.array(list(template)).view(np.uint32), (len(rows), 1))
+        chars[:, [size - i for i in (8, 7, 6, 4, 3, 2, 1)]] = digits[rows]  # ddd dddd
+        out[rows] = chars.view(f"U{size}").reshape(-1)
+    return out
+
+
+def _consent(
+    rng: np.random.Generator,
+    *,
+    born: npt.NDArray[np.int64],
+    buyer: npt.NDArray[np.int64],
+    bought_s: npt.NDArray[np.int64],
+    span_s: int,
+) -> dict[str, Any]:
+    """Jurisdictions, phones and consent events (by customer, time, then grant < confirm < stop)."""
+    n = len(born)
+    rates = CONSENT_RATES
+    codes = tuple(JURISDICTION_SHARES)
+    shares = np.array(tuple(JURISDICTION_SHARES.values()))
+    country = rng.choice(len(codes), size=n, p=shares / shares.sum()).astype(np.int64)
+    lives = {code: country == i for i, code in enumerate(codes)}
+    email_in = rng.random(n) < rates["email_opt_in"]
+    sms_in = rng.random(n) < rates["sms_opt_in"]
+    old_number = rng.random(n) < rates["old_number"]
+    confirmed = rng.random(n) < rates["double_opt_in"]
+    confirm_s = born + np.floor(rng.exponential(rates["confirm_hours"] * 3_600.0, n)).astype(
+        np.int64
+    )
+    email_stop_s = born + _waiting_s(rng, rates["email_unsubscribe_per_year"], n)
+    sms_stop_s = born + _waiting_s(rng, rates["sms_unsubscribe_per_year"], n)
+    gpc = lives["US-CA"] & (rng.random(n) < rates["gpc"])
+    gpc_s = born + np.floor(rng.random(n) * (span_s - born)).astype(np.int64)
+
+    parts: list[tuple[npt.NDArray[np.int64], ...]] = []
+
+    def add(
+        who: npt.NDArray[np.int64],
+        seconds: npt.NDArray[np.int64],
+        *,
+        channel: int,
+        purpose: int,
+        action: int,
+        basis: npt.NDArray[np.int64] | int,
+        source: int,
+        address: npt.NDArray[np.int64] | None = None,
+    ) -> None:
+        m = len(who)
+        parts.append(
+            (
+                who,
+                seconds,
+                np.full(m, channel, dtype=np.int64),
+                np.full(m, purpose, dtype=np.int64),
+                np.full(m, action, dtype=np.int64),
+                np.broadcast_to(np.asarray(basis, dtype=np.int64), (m,)),
+                np.full(m, source, dtype=np.int64),
+                np.full(m, -1, dtype=np.int64) if address is None else address,
+            )
+        )
+
+    email, sms = 0, 1
+    marketing, sale_or_share = 0, 1
+    grant, confirm, withdraw, gpc_action = 0, 1, 2, 3
+    express, written, implied, soft = 0, 1, 2, 3
+    signup, checkout, double_opt_in, unsubscribe, stop_reply, browser = range(6)
+
+    who = np.flatnonzero(email_in)
+    add(
+        who, born[who], channel=email, purpose=marketing, action=grant, basis=express, source=signup
+    )
+    who = np.flatnonzero(lives["GB"] & ~email_in)
+    add(who, born[who], channel=email, purpose=marketing, action=grant, basis=soft, source=checkout)
+    # Withdrawals: of everyone who gets marketing email (a grant, or an opt-out law) ...
+    gets_email = email_in | lives["US"] | lives["US-CA"] | lives["CA"] | lives["GB"]
+    email_stopped = gets_email & (email_stop_s < span_s)
+    email_stop_s[~email_stopped] = _NEVER
+    # ... so a Canadian's purchases imply consent only until they unsubscribe.
+    bought = np.flatnonzero(lives["CA"][buyer] & (bought_s < email_stop_s[buyer]))
+    add(
+        buyer[bought],
+        bought_s[bought],
+        channel=email,
+        purpose=marketing,
+        action=grant,
+        basis=implied,
+        source=checkout,
+    )
+    confirmable = confirmed & (confirm_s < np.minimum(email_stop_s, span_s))
+    who = np.flatnonzero(lives["DE"] & email_in & confirmable)
+    add(
+        who,
+        confirm_s[who],
+        channel=email,
+        purpose=marketing,
+        action=confirm,
+        basis=-1,
+        source=double_opt_in,
+    )
+    # Text signups: their current number, and the number their consent names.
+    who = np.flatnonzero(sms_in)
+    phone = np.full(n, -1, dtype=np.int64)
+    phone[who] = np.arange(len(who))
+    current = _phones(who, country[who], 0)
+    named = current.copy()
+    replaced = np.flatnonzero(old_number[who])
+    named[replaced] = _phones(who[replaced], country[who[replaced]], 5_000_000)
+    us = lives["US"][who] | lives["US-CA"][who]
+    add(
+        who,
+        born[who],
+        channel=sms,
+        purpose=marketing,
+        action=grant,
+        basis=np.where(us, written, express),
+        source=signup,
+        address=np.arange(len(who), dtype=np.int64),
+    )
+    who = np.flatnonzero(email_stopped)
+    add(
+        who,
+        email_stop_s[who],
+        channel=email,
+        purpose=marketing,
+        action=withdraw,
+        basis=-1,
+        source=unsubscribe,
+    )
+    who = np.flatnonzero(sms_in & (sms_stop_s < span_s))
+    add(
+        who,
+        sms_stop_s[who],
+        channel=sms,
+        purpose=marketing,
+        action=withdraw,
+        basis=-1,
+        source=stop_reply,
+    )
+    who = np.flatnonzero(gpc)
+    add(
+        who,
+        gpc_s[who],
+        channel=-1,
+        purpose=sale_or_share,
+        action=gpc_action,
+        basis=-1,
+        source=browser,
+    )
+
+    columns = [np.concatenate(column) for column in zip(*parts, strict=True)]
+    customer, seconds, channel, purpose, action, basis, source, address = columns
+    rank = np.minimum(action, withdraw)  # grant 0, confirm 1, the stops 2
+    if n * (span_s + 1) * 3 < 2**62:
+        order = np.argsort((customer * (span_s + 1) + seconds) * 3 + rank, kind="stable")
+    else:
+        order = np.lexsort((rank, seconds, customer))
+    return {
+        "jurisdiction": country,
+        "phone": _text(phone, current),
+        "customer": customer[order],
+        "seconds": seconds[order],
+        "channel": channel[order],
+        "purpose": purpose[order],
+        "action": action[order],
+        "basis": basis[order],
+        "source": source[order],
+        "address": _text(address[order], named),
+    }
+
+
+def _waiting_s(rng: np.random.Generator, per_year: float, size: int) -> npt.NDArray[np.int64]:
+    """Whole seconds until an event of constant hazard `per_year` (capped, never overflowing)."""
+    waits = rng.exponential(_S_PER_YEAR / per_year, size) if per_year > 0 else np.full(size, np.inf)
+    return np.floor(np.minimum(waits, _MAX_COUNT)).astype(np.int64)

@@ -20,17 +20,27 @@ Examples:
 from __future__ import annotations
 
 from relmark.testing.strategies import (
+    CONSENT_JURISDICTIONS,
+    CONSENT_ZONES,
     aware_datetimes,
+    consent_events,
+    consent_evidence,
     customers,
     json_values,
+    suppressions,
     touchpoints,
     transactions,
 )
 
 __all__ = [
+    "CONSENT_JURISDICTIONS",
+    "CONSENT_ZONES",
     "aware_datetimes",
+    "consent_events",
+    "consent_evidence",
     "customers",
     "json_values",
+    "suppressions",
     "touchpoints",
     "transactions",
 ]
