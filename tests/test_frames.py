@@ -8,7 +8,16 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from relmark._frames import column, eager_frame, float_column, frame_like, key_column, time_column
+from relmark._frames import (
+    column,
+    eager_frame,
+    float_column,
+    frame_like,
+    key_column,
+    text_codes,
+    time_column,
+    utc_column,
+)
 from relmark.exceptions import SchemaError, ValidationError
 
 
@@ -79,6 +88,57 @@ class TestTimeColumn:
         frame = eager_frame(pl.DataFrame({"t": [pd.Timestamp("2024-07-01")]}))
         with pytest.raises(ValidationError, match="replace_time_zone"):
             time_column(frame, "t", argument="datetime_col")
+
+
+class TestUtcColumn:
+    @pytest.mark.parametrize("backend", ["pandas", "polars"])
+    def test_instants_in_any_zone(self, backend: str) -> None:
+        """Aware timestamps in any zone become the same UTC microseconds."""
+        stamps = pd.Series(pd.to_datetime(["2024-03-31T03:30:00+02:00"])).dt.tz_convert(
+            "Europe/Paris"
+        )
+        native = pd.DataFrame({"t": stamps})
+        frame = native if backend == "pandas" else pl.from_pandas(native)
+        got = utc_column(eager_frame(frame), "t", argument="t")
+        assert got.tolist() == [int(pd.Timestamp("2024-03-31T01:30:00Z").value // 1000)]
+
+    def test_dates_refused(self) -> None:
+        """A date column is days, not instants: refused."""
+        frame = pl.DataFrame({"d": np.array(["2024-01-01"], dtype="datetime64[D]")})
+        with pytest.raises(ValidationError, match="holds dates"):
+            utc_column(eager_frame(frame), "d", argument="d")
+
+
+class TestTextCodes:
+    @pytest.mark.parametrize("backend", ["pandas", "polars", "pyarrow"])
+    def test_codes_and_missing(self, backend: str) -> None:
+        """Equal strings share a code; a missing value is -1."""
+        native = pd.DataFrame({"c": ["b", None, "b", "a"]})
+        frame = {"pandas": native, "polars": pl.from_pandas(native), "pyarrow": pa.table(native)}
+        codes, values = text_codes(eager_frame(frame[backend]), "c", argument="c")
+        assert [None if c < 0 else values[c] for c in codes] == ["b", None, "b", "a"]
+
+    def test_all_missing_is_all_minus_one(self) -> None:
+        """A column with no values at all (polars types it Null) is all missing, not refused."""
+        codes, values = text_codes(
+            eager_frame(pl.DataFrame({"c": [None, None]})), "c", argument="c"
+        )
+        assert codes.tolist() == [-1, -1]
+        assert values == []
+
+    def test_required_missing_names_row(self) -> None:
+        """With required=True a missing value is refused, naming its row."""
+        with pytest.raises(ValidationError) as info:
+            text_codes(
+                eager_frame(pl.DataFrame({"c": ["a", None]})), "c", argument="c", required=True
+            )
+        assert info.value.row == 1
+
+    def test_non_strings_refused(self) -> None:
+        """Numbers are not strings: refused with the row."""
+        with pytest.raises(ValidationError) as info:
+            text_codes(eager_frame(pd.DataFrame({"c": ["a", 3]})), "c", argument="c")
+        assert info.value.row == 1
 
 
 class TestFrameLike:

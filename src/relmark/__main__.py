@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import narwhals.stable.v2 as nw
-import numpy as np
 
 import relmark
 from relmark.exceptions import RelmarkError
@@ -198,6 +197,7 @@ def _lifetime_value(transactions: Any, out: Any) -> None:
 
 def _consent_events(frame: Any) -> list[ConsentEvent]:
     """The rows of `SyntheticData.consent_events` as `ConsentEvent` records."""
+    from relmark._frames import utc_column
     from relmark.consent import ConsentEvent, Evidence
 
     events = nw.from_native(frame, eager_only=True)
@@ -206,10 +206,10 @@ def _consent_events(frame: Any) -> list[ConsentEvent]:
         """The column as strings, None where missing (pandas would give NaN)."""
         return [v or None for v in events[name].cast(nw.String()).fill_null("").to_list()]
 
-    moments = events["at"].dt.convert_time_zone("UTC").dt.replace_time_zone(None).to_numpy()
+    moments = utc_column(events, "at", argument="at").astype("datetime64[us]")
     rows = zip(
         *(text(name) for name in ("customer_id", "channel", "purpose", "action", "basis")),
-        np.asarray(moments, dtype="datetime64[us]"),
+        moments,
         *(text(name) for name in ("jurisdiction", "source", "address")),
         strict=True,
     )

@@ -31,6 +31,7 @@ __all__ = [
     "numeric_columns",
     "text_codes",
     "time_column",
+    "utc_column",
 ]
 
 Frame: TypeAlias = Any
@@ -378,6 +379,34 @@ def time_column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> Tim
         column=str(name),
         hint=hint,
     )
+
+
+def utc_column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> npt.NDArray[np.int64]:
+    """An aware timestamp column as int64 microseconds since the epoch, UTC.
+
+    Naive timestamps, strings, missing values and date columns are refused
+    (dates are days, not instants).
+
+    Examples:
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"t": pd.to_datetime(["1970-01-01T01:00+01:00"])})
+        >>> utc_column(eager_frame(frame), "t", argument="at_col")
+        array([0])
+    """
+    read = time_column(frame, name, argument=argument)
+    if read.timezone is None:
+        raise ValidationError(
+            f"{argument} {name!r} holds dates; instants are needed",
+            column=str(name),
+            hint="pass timezone-aware timestamps",
+        )
+    series = column(frame, name, argument=argument)
+    native = series.to_native()
+    if nw.dependencies.is_pandas_like_series(native):
+        utc = native.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    else:
+        utc = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None).to_numpy()
+    return np.asarray(utc, dtype="datetime64[us]").astype(np.int64)
 
 
 def _pandas_zone(series: nw.Series[Any]) -> str | None:

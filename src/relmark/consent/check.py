@@ -52,7 +52,7 @@ import numpy.typing as npt
 import pendulum
 
 from relmark._backends import Text, build_frame
-from relmark._frames import Frame, column, eager_frame, text_codes
+from relmark._frames import Frame, eager_frame, text_codes, utc_column
 from relmark._time import to_datetime, utc_micros, validate_timezone
 from relmark.consent.events import (
     Action,
@@ -414,10 +414,14 @@ def _local_zone(customer: Customer | None) -> str | None:
     return customer.timezone
 
 
-def _deadline(regime: Regime, stop: ConsentEvent) -> dt.date | None:
-    """The legal deadline for honouring `stop` (computed only when a stop decides)."""
+def _stopped(regime: Regime, stop: ConsentEvent, names: Mapping[str, Any]) -> ConsentDecision:
+    """The refusal a withdraw, object or gpc event gives, with the legal deadline for it."""
+    code = "gpc" if stop.action is Action.GPC else "withdrawn"
     days = regime.unsubscribe_business_days
-    return None if days is None else business_days_after(stop.at.date(), days)
+    deadline = None if days is None else business_days_after(stop.at.date(), days)
+    return ConsentDecision(
+        False, None, _reason(code, **names), code, None, stop.evidence, regime.name, deadline, stop
+    )
 
 
 def _judge(
@@ -433,7 +437,6 @@ def _judge(
     """One regime's decision on one subject's state (the scalar twin of `_judge_rows`)."""
     names = {"regime": regime.name, "channel": channel, "purpose": purpose}
     stop = state.stop
-    stop_code = "gpc" if stop is not None and stop.action is Action.GPC else "withdrawn"
 
     if rule.model == "opt_out":
         for back_in in rule.bases:
@@ -445,10 +448,7 @@ def _judge(
                     None, grant.evidence, regime.name, None, grant,
                 )  # fmt: skip
         if stop is not None:
-            return ConsentDecision(
-                False, None, _reason(stop_code, **names), stop_code, None, stop.evidence,
-                regime.name, _deadline(regime, stop), stop,
-            )  # fmt: skip
+            return _stopped(regime, stop, names)
         return ConsentDecision(
             True, None, _reason("opt_out_regime", **names), "opt_out_regime", regime=regime.name
         )
@@ -490,10 +490,7 @@ def _judge(
                 regime=regime.name,
             )  # fmt: skip
         if stop is not None:
-            return ConsentDecision(
-                False, None, _reason(stop_code, **names), stop_code, None, stop.evidence,
-                regime.name, _deadline(regime, stop), stop,
-            )  # fmt: skip
+            return _stopped(regime, stop, names)
         return ConsentDecision(
             False, None, _reason("no_consent", **names), "no_consent", regime=regime.name
         )
@@ -644,7 +641,7 @@ def check_consent_batch(
     if at is not None:
         t_us = np.full(n, utc_micros(to_datetime(at, argument="at")), dtype=np.int64)
     else:
-        t_us = _utc_column(frame, at_col)
+        t_us = utc_column(frame, at_col, argument="at_col")
     zones = _Text.read(frame, timezone_col, "timezone_col") if timezone_col else None
     phones = _Text.read(frame, phone_col, "phone_col") if phone_col else None
     emails = _Text.read(frame, email_col, "email_col") if email_col else None
@@ -659,7 +656,7 @@ def check_consent_batch(
     names = [r.name for r in regimes]
     if unknown is not None:
         out.code[:] = _CODE["unknown_regime"]
-        return _frame(frame, subject_col, subjects, out, [unknown], channels, purposes, values)
+        return _frame(frame, subject_col, out, [unknown], channels, purposes, values)
     out.code[channels < 0] = _CODE["unknown_channel"]
     out.code[(out.code < 0) & (purposes < 0)] = _CODE["unknown_purpose"]
     open_ = out.code < 0
@@ -669,7 +666,7 @@ def check_consent_batch(
     open_ = out.code < 0
     if not regimes:
         out.code[open_] = _CODE["no_regime"]
-        return _frame(frame, subject_col, subjects, out, names, channels, purposes, values)
+        return _frame(frame, subject_col, out, names, channels, purposes, values)
 
     arrays = ledger.arrays()
     codes = ledger.subject_codes(subjects.values)[subjects.codes]
@@ -677,7 +674,6 @@ def check_consent_batch(
         np.maximum(codes, 0), np.maximum(channels, 0), np.maximum(purposes, 0)
     )
     located = np.where(codes >= 0, arrays.locate(key, t_us), -1)
-    governed_any = np.zeros(n, dtype=bool)
     all_mask = np.zeros(n, dtype=np.int64)
     for bit, reg in enumerate(regimes):
         covers = np.zeros(len(CHANNELS), dtype=bool)
@@ -688,7 +684,6 @@ def check_consent_batch(
             )
             if not len(rows):
                 continue
-            governed_any[rows] = True
             all_mask[rows] |= 1 << bit
             code, basis, expiry, deadline = _judge_rows(
                 reg, rule, arrays, located[rows], channels[rows], t_us[rows],
@@ -710,15 +705,16 @@ def check_consent_batch(
             out.expiry[ok_rows] = np.minimum(out.expiry[ok_rows], expiry[allowing])
     # Rows still open were allowed by every governing regime, or governed by none.
     still = open_ & (out.code < 0)
-    uncovered = still & ~governed_any
+    governed = all_mask != 0
+    uncovered = still & ~governed
     out.code[uncovered] = _CODE["not_covered"]
     out.regime[uncovered] = (1 << len(regimes)) - 1
-    allowed = still & governed_any
+    allowed = still & governed
     out.code[allowed] = out.allow_code[allowed]
     out.basis[allowed] = out.allow_basis[allowed]
     out.regime[allowed] = all_mask[allowed]
     out.expiry[~allowed] = _NEVER
-    return _frame(frame, subject_col, subjects, out, names, channels, purposes, values)
+    return _frame(frame, subject_col, out, names, channels, purposes, values)
 
 
 @attrs.frozen
@@ -746,25 +742,6 @@ class _Text:
         """`known[value]` for each row, -1 when missing or unknown."""
         table = np.array([known.get(v, -1) for v in self.values] + [-1], dtype=np.int64)
         return table[self.codes]
-
-
-def _utc_column(frame: nw.DataFrame[Any], name: str) -> npt.NDArray[np.int64]:
-    from relmark._frames import time_column
-
-    read = time_column(frame, name, argument="at_col")  # refuses naive, string and missing values
-    if read.timezone is None:
-        raise ValidationError(
-            f"at_col {name!r} holds dates; a consent check needs instants",
-            column=name,
-            hint="pass timezone-aware timestamps, or one moment for all rows as at=",
-        )
-    series = column(frame, name, argument="at_col")
-    native = series.to_native()
-    if nw.dependencies.is_pandas_like_series(native):
-        utc = native.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-    else:
-        utc = series.dt.convert_time_zone("UTC").dt.replace_time_zone(None).to_numpy()
-    return np.asarray(utc, dtype="datetime64[us]").astype(np.int64)
 
 
 def _moment(us: int) -> pendulum.DateTime:
@@ -813,26 +790,14 @@ def _judge_rows(
 ]:
     """One regime's decisions on many rows (the vectorised twin of `_judge`)."""
     m = len(row)
-    has = row >= 0
-    r = np.maximum(row, 0)
-    if not len(arrays.key):
-        has[:] = False
-        r[:] = 0
 
     def pick(values: npt.NDArray[Any], fill: Any) -> npt.NDArray[Any]:
-        return np.where(has, values[r], fill) if len(values) else np.full(m, fill)
+        return _take(values, row, fill)
 
     stop = pick(arrays.stop, -1)
-    is_gpc = (
-        (stop >= 0) & (arrays.action[np.maximum(stop, 0)] == _GPC) if len(arrays.key) else stop >= 0
-    )
-    stop_code = np.where(is_gpc, _CODE["gpc"], _CODE["withdrawn"])
+    stop_code = np.where(pick(arrays.stop_gpc, False), _CODE["gpc"], _CODE["withdrawn"])
     deadline = np.full(m, np.datetime64("NaT"), dtype="datetime64[D]")
-    grants = (
-        {b: pick(arrays.grant[BASIS_CODE[b]], -1) for b in BASES}
-        if len(arrays.key)
-        else {b: np.full(m, -1, dtype=np.int64) for b in BASES}
-    )
+    grants = {b: pick(arrays.grant[BASIS_CODE[b]], -1) for b in BASES}
     code = np.full(m, -1, dtype=np.int64)
     basis = np.full(m, -1, dtype=np.int64)
     expiry = np.full(m, _NEVER, dtype=np.int64)
@@ -861,12 +826,8 @@ def _judge_rows(
             elif regime.double_opt_in and basis_rule.basis is Basis.EXPRESS:
                 problem[present & ~pick(arrays.confirmed, False)] = _CODE["not_confirmed"]
             elif basis_rule.lasts_months is not None:
-                exp = np.where(
-                    present,
-                    arrays.expiry_us(basis_rule.lasts_months)[np.maximum(g, 0)]
-                    if len(arrays.key)
-                    else _NEVER,
-                    _NEVER,
+                exp = _take(
+                    arrays.expiry_us(basis_rule.lasts_months), np.where(present, g, -1), _NEVER
                 )
                 problem[present & (t_us >= exp)] = _CODE["expired"]
             failed = present & (problem >= 0) & (fail_code < 0)
@@ -908,7 +869,11 @@ def _judge_rows(
     return code, basis, expiry, deadline
 
 
-_GPC: Final = list(Action).index(Action.GPC)
+def _take(values: npt.NDArray[Any], index: npt.NDArray[np.int64], fill: Any) -> npt.NDArray[Any]:
+    """`values[index]`, with `fill` where `index` is -1 (and everywhere when `values` is empty)."""
+    if not len(values):
+        return np.full(len(index), fill, dtype=values.dtype)
+    return np.where(index >= 0, values[np.maximum(index, 0)], fill)
 
 
 def _names_phone(
@@ -993,7 +958,6 @@ _NO_REGIME_CODES: Final = np.array(
 def _frame(
     frame: nw.DataFrame[Any],
     subject_col: str,
-    subjects: _Text,
     out: _Rows,
     names: Sequence[str],
     channels: npt.NDArray[np.int64],
@@ -1001,19 +965,15 @@ def _frame(
     values: tuple[_Text, _Text],
 ) -> Frame:
     n = len(out.code)
-    labels = (
-        [
-            "+".join(names[b] for b in range(len(names)) if mask >> b & 1)
-            for mask in range(1 << len(names))
-        ]
-        if len(names) < 12
-        else []
-    )
+    # Regime columns hold a bit mask of `names`; label only the masks that occur.
+    masks, mask_code = np.unique(out.regime, return_inverse=True)
+    labels = ["+".join(n for b, n in enumerate(names) if m >> b & 1) for m in masks.tolist()]
+    mask_code = mask_code.reshape(-1)
     # One reason per distinct (code, regimes, basis, channel, purpose), packed in one int64.
-    radix = (len(_CODES), len(labels) or 1, len(BASES) + 1, len(CHANNELS) + 1, len(PURPOSES) + 1)
+    radix = (len(_CODES), len(labels), len(BASES) + 1, len(CHANNELS) + 1, len(PURPOSES) + 1)
     packed = np.zeros(n, dtype=np.int64)
     for part, size in zip(
-        (out.code, out.regime, out.basis + 1, channels + 1, purposes + 1), radix, strict=True
+        (out.code, mask_code, out.basis + 1, channels + 1, purposes + 1), radix, strict=True
     ):
         packed = packed * size + part
     distinct, inverse = np.unique(packed, return_inverse=True)
@@ -1028,7 +988,7 @@ def _frame(
         reasons.append(
             _reason(
                 _CODES[code],
-                regime=labels[mask] if mask < len(labels) else "",
+                regime=labels[mask],
                 basis=BASES[basis - 1] if basis else None,
                 channel=CHANNELS[chan - 1] if chan else "?",
                 purpose=PURPOSES[purpose - 1] if purpose else "?",
@@ -1045,13 +1005,13 @@ def _frame(
             named[item] = len(reasons)
             reasons.append(_reason(_CODES[item[0]], channel=item[1], purpose=item[2]))
         inverse[i] = named[item]
-    regime_codes = np.where(np.isin(out.code, _NO_REGIME_CODES), -1, out.regime)
+    regime_codes = np.where(np.isin(out.code, _NO_REGIME_CODES), -1, mask_code)
     columns: dict[str, Any] = {
         "allowed": np.isin(out.code, _ALLOWING_CODES),
         "reason_code": Text(out.code, np.array(_CODES)),
         "reason": Text(inverse.reshape(-1), np.array(reasons, dtype=str)),
         "basis": Text(out.basis, np.array([b.value for b in BASES])),
-        "regime": Text(regime_codes, np.array(labels or [""], dtype=str)),
+        "regime": Text(regime_codes, np.array(labels, dtype=str)),
         "expires_at": np.where(
             out.expiry == _NEVER, np.datetime64("NaT"), out.expiry.astype("datetime64[us]")
         ),

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Final
+from typing import Any, Final
 
 import attrs
 import pendulum
@@ -444,7 +444,7 @@ def _to_suppression_value(value: str) -> str:
     return value
 
 
-def _required(instance: object, attribute: attrs.Attribute[str | None], value: object) -> None:
+def _required(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is None:
         raise ValidationError(
             f"{attribute.name} is required", column=attribute.name, hint="say why, in words"
@@ -481,7 +481,7 @@ class Suppression:
     by: SuppressionKind = attrs.field(
         default=SuppressionKind.SUBJECT, kw_only=True, converter=_to_kind
     )
-    reason: str = attrs.field(kw_only=True, validator=_required)  # type: ignore[assignment]
+    reason: str = attrs.field(kw_only=True, validator=_required)
     at: pendulum.DateTime = attrs.field(kw_only=True, converter=_to_at)
     scope: Scope = attrs.field(default=Scope.MARKETING, kw_only=True, converter=_to_scope)
 

@@ -64,7 +64,7 @@ from relmark.consent.events import (
     Evidence,
     Purpose,
 )
-from relmark.consent.regimes import grant_expiry, local_midnight, recognised_bases
+from relmark.consent.regimes import grant_expiry, local_midnight, recognised_bases, regime_for
 from relmark.exceptions import ConsentError, ValidationError
 from relmark.models import Channel
 
@@ -138,19 +138,17 @@ class State(NamedTuple):
     """What a subject's events for one channel and purpose say at one moment.
 
     Attributes:
-        seen: Whether any event (grant, confirm or stop) is at or before the moment.
         stop: The latest withdraw, object or gpc event, or None.
         grants: The latest grant of each basis since that stop.
         confirmed: Whether an express grant since the stop was confirmed.
     """
 
-    seen: bool
     stop: ConsentEvent | None
     grants: Mapping[Basis, ConsentEvent]
     confirmed: bool
 
 
-_EMPTY_STATE: Final = State(False, None, {}, False)
+_EMPTY_STATE: Final = State(None, {}, False)
 
 
 class _Timeline:
@@ -198,7 +196,7 @@ class _Timeline:
                     express_at = us
             elif express_at is not None:  # a confirmation of an express grant since the stop
                 confirmed = True
-            states.append(State(True, stop, grants, confirmed))
+            states.append(State(stop, grants, confirmed))
         self.times = [item[0] for item in self.events]
         self.states = states
 
@@ -369,8 +367,6 @@ class ConsentLedger:
                     event.jurisdiction
                 )
             if allowed is not None and event.basis not in allowed:
-                from relmark.consent.regimes import regime_for
-
                 names = ", ".join(r.name for r in regime_for(event.jurisdiction))
                 valid = ", ".join(repr(b.value) for b in BASES if b in allowed)
                 assert event.basis is not None
@@ -672,6 +668,7 @@ class LedgerArrays:
     stop: npt.NDArray[np.int64]
     grant: npt.NDArray[np.int64]  # shape (len(BASES), n)
     confirmed: npt.NDArray[np.bool_]
+    stop_gpc: npt.NDArray[np.bool_]  # the latest stop is a GPC signal
     times: npt.NDArray[np.int64]  # the distinct event times, sorted
     time_rank: npt.NDArray[np.int64]
     n_subjects: int
@@ -794,6 +791,7 @@ class LedgerArrays:
             stop=stop,
             grant=grant,
             confirmed=confirmed,
+            stop_gpc=(stop >= 0) & (action[np.maximum(stop, 0)] == _ACTION_CODE[Action.GPC]),
             times=distinct,
             time_rank=np.searchsorted(distinct, at_us),
             n_subjects=len(subjects),

@@ -207,6 +207,13 @@ class Regime:
 
 # --------------------------------------------------------------------------- the regimes
 
+_EXPRESS_OR_IMPLIED: Final = (
+    Basis.EXPRESS,
+    Basis.EXPRESS_WRITTEN,
+    Basis.IMPLIED_PURCHASE,
+    Basis.IMPLIED_INQUIRY,
+    Basis.IMPLIED_NON_BUSINESS,
+)
 _OPT_BACK_IN: Final = (
     BasisRule(Basis.EXPRESS, source="affirmative consent after an opt-out"),
     BasisRule(Basis.EXPRESS_WRITTEN, source="affirmative consent after an opt-out"),
@@ -339,13 +346,7 @@ CASL: Final = Regime(
             source="CASL s. 6(1): no commercial electronic message without consent",
         ),
     },
-    recognised=(
-        Basis.EXPRESS,
-        Basis.EXPRESS_WRITTEN,
-        Basis.IMPLIED_PURCHASE,
-        Basis.IMPLIED_INQUIRY,
-        Basis.IMPLIED_NON_BUSINESS,
-    ),
+    recognised=_EXPRESS_OR_IMPLIED,
     jurisdictions=("CA",),
     unsubscribe_business_days=10,
     sources=(
@@ -369,13 +370,7 @@ CAN_SPAM: Final = Regime(
             " affirmative consent, 7704(a)(4)(B)); 16 CFR 316.5",
         ),
     },
-    recognised=(
-        Basis.EXPRESS,
-        Basis.EXPRESS_WRITTEN,
-        Basis.IMPLIED_PURCHASE,
-        Basis.IMPLIED_INQUIRY,
-        Basis.IMPLIED_NON_BUSINESS,
-    ),
+    recognised=_EXPRESS_OR_IMPLIED,
     jurisdictions=("US",),
     unsubscribe_business_days=10,
     sources=("15 U.S.C. 7704(a)(4)(A) (opt-out honoured within 10 business days)",),
@@ -441,13 +436,7 @@ PIPEDA: Final = Regime(
             source="PIPEDA Sch. 1, 4.3.6; OPC Guidelines for obtaining meaningful consent (2018)",
         ),
     },
-    recognised=(
-        Basis.EXPRESS,
-        Basis.EXPRESS_WRITTEN,
-        Basis.IMPLIED_PURCHASE,
-        Basis.IMPLIED_INQUIRY,
-        Basis.IMPLIED_NON_BUSINESS,
-    ),
+    recognised=_EXPRESS_OR_IMPLIED,
     jurisdictions=("CA",),
     sources=(
         "PIPEDA (S.C. 2000, c. 5) Sch. 1, Principle 4.3 (consent; 4.3.6 express consent for"
