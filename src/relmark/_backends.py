@@ -170,11 +170,10 @@ def _polars(columns: Mapping[str, Column]) -> Frame:
     data: list[Any] = []
     for name, values in columns.items():
         if isinstance(values, Text):
+            # Missing values gather a null appended to the categories: one gather, no scatter.
             codes = np.asarray(values.codes, dtype=np.int64)
-            index = pl.Series(np.maximum(codes, 0))
-            series = pl.Series(name, values.categories, dtype=pl.String).gather(index)
-            if (codes < 0).any():
-                series = series.scatter(np.flatnonzero(codes < 0), None)
+            categories = pl.Series(name, [*values.categories.tolist(), None], dtype=pl.String)
+            series = categories.gather(np.where(codes < 0, len(values.categories), codes))
         elif _is_date(values):
             series = pl.Series(name, values)
         elif _is_time(values):

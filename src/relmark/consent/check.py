@@ -71,6 +71,7 @@ from relmark.consent.ledger import (
     BASIS_CODE,
     CHANNEL_CODE,
     CHANNELS,
+    NEVER_US,
     PURPOSE_CODE,
     PURPOSES,
     ConsentLedger,
@@ -121,7 +122,8 @@ _CODES: Final[tuple[str, ...]] = tuple(REASON_CODES)
 _CODE: Final[Mapping[str, int]] = {code: i for i, code in enumerate(_CODES)}
 _ALLOWING: Final = frozenset({"consent", "opt_out_regime", "transactional"})
 _ALLOWING_CODES: Final = np.array([_CODE[c] for c in sorted(_ALLOWING)], dtype=np.int64)
-_NEVER: Final = np.iinfo(np.int64).max
+_ALLOWS: Final = np.isin(np.arange(len(_CODES)), _ALLOWING_CODES)  # by code
+_STOP_CODE: Final = np.array([_CODE["withdrawn"], _CODE["gpc"]], dtype=np.int64)  # by is-GPC
 # Zones that are not anyone's local time: a customer "in UTC" is a customer whose zone is unknown.
 _NOT_LOCAL: Final = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/GMT", "GMT", "Zulu"})
 
@@ -557,7 +559,7 @@ class _Rows:
         return cls(
             code=np.full(n, -1, dtype=np.int64),
             basis=np.full(n, -1, dtype=np.int64),
-            expiry=np.full(n, _NEVER, dtype=np.int64),
+            expiry=np.full(n, NEVER_US, dtype=np.int64),
             deadline=np.full(n, np.datetime64("NaT"), dtype="datetime64[D]"),
             regime=np.zeros(n, dtype=np.int64),
             allow_code=np.full(n, -1, dtype=np.int64),
@@ -690,7 +692,7 @@ def check_consent_batch(
                 None if zones is None else zones.take(rows),
                 None if phones is None else phones.take(rows),
             )  # fmt: skip
-            allowing = np.isin(code, _ALLOWING_CODES)
+            allowing = _ALLOWS[code]
             first_deny = ~allowing & (out.code[rows] < 0)
             deny_rows = rows[first_deny]
             out.code[deny_rows] = code[first_deny]
@@ -713,7 +715,7 @@ def check_consent_batch(
     out.code[allowed] = out.allow_code[allowed]
     out.basis[allowed] = out.allow_basis[allowed]
     out.regime[allowed] = all_mask[allowed]
-    out.expiry[~allowed] = _NEVER
+    out.expiry[~allowed] = NEVER_US
     return _frame(frame, subject_col, out, names, channels, purposes, values)
 
 
@@ -790,17 +792,14 @@ def _judge_rows(
 ]:
     """One regime's decisions on many rows (the vectorised twin of `_judge`)."""
     m = len(row)
-
-    def pick(values: npt.NDArray[Any], fill: Any) -> npt.NDArray[Any]:
-        return _take(values, row, fill)
-
-    stop = pick(arrays.stop, -1)
-    stop_code = np.where(pick(arrays.stop_gpc, False), _CODE["gpc"], _CODE["withdrawn"])
+    # The state columns end with the empty state, so row -1 (no event yet) gathers as "none".
+    stop = arrays.stop[row]
+    stop_code = _STOP_CODE[arrays.stop_gpc[row].view(np.int8)]
     deadline = np.full(m, np.datetime64("NaT"), dtype="datetime64[D]")
-    grants = {b: pick(arrays.grant[BASIS_CODE[b]], -1) for b in BASES}
+    grants = {r.basis: arrays.grant[BASIS_CODE[r.basis], row] for r in rule.bases}
     code = np.full(m, -1, dtype=np.int64)
     basis = np.full(m, -1, dtype=np.int64)
-    expiry = np.full(m, _NEVER, dtype=np.int64)
+    expiry = np.full(m, NEVER_US, dtype=np.int64)
 
     if rule.model == "opt_out":
         for back_in in rule.bases:
@@ -816,38 +815,39 @@ def _judge_rows(
         fail_code = np.full(m, -1, dtype=np.int64)
         fail_basis = np.full(m, -1, dtype=np.int64)
         for basis_rule in rule.bases:
+            # Work on the rows holding a usable grant of this basis only: usually a few of them.
             g = grants[basis_rule.basis]
-            present = (g >= 0) & _usable_rows(regime, basis_rule, channel)
-            problem = np.full(m, -1, dtype=np.int64)
-            exp = np.full(m, _NEVER, dtype=np.int64)
+            at = np.flatnonzero((g >= 0) & _usable_rows(regime, basis_rule, channel))
+            if not len(at):
+                continue
+            grant = g[at]
+            problem = np.full(len(at), -1, dtype=np.int64)
+            exp = np.full(len(at), NEVER_US, dtype=np.int64)
             if basis_rule.names_phone:
-                named = _names_phone(arrays, g, present, phones)
-                problem[present & ~named] = _CODE["number_not_named"]
+                named = _names_phone(arrays, grant, None if phones is None else phones.take(at))
+                problem[~named] = _CODE["number_not_named"]
             elif regime.double_opt_in and basis_rule.basis is Basis.EXPRESS:
-                problem[present & ~pick(arrays.confirmed, False)] = _CODE["not_confirmed"]
+                problem[~arrays.confirmed[row[at]]] = _CODE["not_confirmed"]
             elif basis_rule.lasts_months is not None:
-                exp = _take(
-                    arrays.expiry_us(basis_rule.lasts_months), np.where(present, g, -1), _NEVER
-                )
-                problem[present & (t_us >= exp)] = _CODE["expired"]
-            failed = present & (problem >= 0) & (fail_code < 0)
-            fail_code[failed] = problem[failed]
-            fail_basis[failed] = BASIS_CODE[basis_rule.basis]
-            valid = present & (problem < 0)
+                exp = arrays.expiry_us(basis_rule.lasts_months)[grant]
+                problem[t_us[at] >= exp] = _CODE["expired"]
+            failed = (problem >= 0) & (fail_code[at] < 0)
+            fail_code[at[failed]] = problem[failed]
+            fail_basis[at[failed]] = BASIS_CODE[basis_rule.basis]
+            valid = problem < 0
+            rows, grant, exp = at[valid], grant[valid], exp[valid]
             if basis_rule.lasts_months is None:
-                take = valid & ((chosen_row < 0) | ~chosen_never)
-                chosen_never[take] = True
+                take = (chosen_row[rows] < 0) | ~chosen_never[rows]
+                chosen_never[rows[take]] = True
             else:
-                take = valid & ((chosen_row < 0) | (~chosen_never & (exp > expiry)))
-            chosen_row[take] = g[take]
-            basis[take] = BASIS_CODE[basis_rule.basis]
-            expiry[take] = exp[take]
+                take = (chosen_row[rows] < 0) | (~chosen_never[rows] & (exp > expiry[rows]))
+            rows = rows[take]
+            chosen_row[rows] = grant[take]
+            basis[rows] = BASIS_CODE[basis_rule.basis]
+            expiry[rows] = exp[take]
         chosen = chosen_row >= 0
-        any_grant = np.zeros(m, dtype=bool)
-        for g in grants.values():
-            any_grant |= g >= 0
         code[:] = np.select(
-            [chosen, fail_code >= 0, any_grant, stop >= 0],
+            [chosen, fail_code >= 0, arrays.has_grant[row], stop >= 0],
             [
                 np.full(m, _CODE["consent"]),
                 fail_code,
@@ -860,7 +860,7 @@ def _judge_rows(
         if rule.calling_hours is not None:
             calls = chosen & np.isin(channel, [CHANNEL_CODE[c] for c in rule.calling_channels])
             _calling_hours(code, calls, rule.calling_hours, t_us, zones)
-        expiry[code != _CODE["consent"]] = _NEVER
+        expiry[code != _CODE["consent"]] = NEVER_US
     stopped = np.isin(code, [_CODE["withdrawn"], _CODE["gpc"]])
     if regime.unsubscribe_business_days is not None and stopped.any():
         days = arrays.local_dates(stop[stopped])
@@ -869,41 +869,20 @@ def _judge_rows(
     return code, basis, expiry, deadline
 
 
-def _take(values: npt.NDArray[Any], index: npt.NDArray[np.int64], fill: Any) -> npt.NDArray[Any]:
-    """`values[index]`, with `fill` where `index` is -1 (and everywhere when `values` is empty)."""
-    if not len(values):
-        return np.full(len(index), fill, dtype=values.dtype)
-    return np.where(index >= 0, values[np.maximum(index, 0)], fill)
-
-
 def _names_phone(
-    arrays: LedgerArrays,
-    grant: npt.NDArray[np.int64],
-    present: npt.NDArray[np.bool_],
-    phones: _Text | None,
+    arrays: LedgerArrays, grant: npt.NDArray[np.int64], phones: _Text | None
 ) -> npt.NDArray[np.bool_]:
-    """Whether each row's grant names the row's phone, comparing digits once per distinct value."""
-    named = np.zeros(len(grant), dtype=bool)
-    rows = np.flatnonzero(present)
-    if phones is None or not len(rows):
-        return named
-    digits: dict[str, int] = {}
+    """Whether each grant's evidence names the phone beside it, comparing digits once per value."""
+    if phones is None:
+        return np.zeros(len(grant), dtype=bool)
+    address, known = arrays.evidence_phones()
+    wanted, inverse = np.unique(phones.codes, return_inverse=True)
     phone_code = np.array(
-        [digits.setdefault(phone_digits(v), len(digits)) for v in phones.values] + [-1],
+        [-2 if v < 0 else known.get(phone_digits(phones.values[v]), -2) for v in wanted.tolist()],
         dtype=np.int64,
-    )[phones.codes[rows]]
-    grants, inverse = np.unique(grant[rows], return_inverse=True)
-    address_code = np.array(
-        [_address_code(arrays.events[g].evidence, digits) for g in grants.tolist()], dtype=np.int64
     )[inverse.reshape(-1)]
-    named[rows] = (phone_code >= 0) & (address_code == phone_code)
+    named: npt.NDArray[np.bool_] = address[grant] == phone_code
     return named
-
-
-def _address_code(evidence: Evidence | None, digits: Mapping[str, int]) -> int:
-    if evidence is None or evidence.address is None:
-        return -2
-    return digits.get(phone_digits(evidence.address), -2)
 
 
 def _usable_rows(
@@ -966,9 +945,8 @@ def _frame(
 ) -> Frame:
     n = len(out.code)
     # Regime columns hold a bit mask of `names`; label only the masks that occur.
-    masks, mask_code = np.unique(out.regime, return_inverse=True)
+    masks, mask_code = _distinct(out.regime, 1 << len(names))
     labels = ["+".join(n for b, n in enumerate(names) if m >> b & 1) for m in masks.tolist()]
-    mask_code = mask_code.reshape(-1)
     # One reason per distinct (code, regimes, basis, channel, purpose), packed in one int64.
     radix = (len(_CODES), len(labels), len(BASES) + 1, len(CHANNELS) + 1, len(PURPOSES) + 1)
     packed = np.zeros(n, dtype=np.int64)
@@ -976,8 +954,7 @@ def _frame(
         (out.code, mask_code, out.basis + 1, channels + 1, purposes + 1), radix, strict=True
     ):
         packed = packed * size + part
-    distinct, inverse = np.unique(packed, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    distinct, inverse = _distinct(packed, int(np.prod(radix)))
     reasons = []
     for key in distinct.tolist():
         digits = []
@@ -1013,13 +990,32 @@ def _frame(
         "basis": Text(out.basis, np.array([b.value for b in BASES])),
         "regime": Text(regime_codes, np.array(labels, dtype=str)),
         "expires_at": np.where(
-            out.expiry == _NEVER, np.datetime64("NaT"), out.expiry.astype("datetime64[us]")
+            out.expiry == NEVER_US, np.datetime64("NaT"), out.expiry.astype("datetime64[us]")
         ),
         "legal_deadline": out.deadline,
     }
     result = build_frame(columns, _backend(frame))
     decided = nw.from_native(result, eager_only=True)
     return nw.concat([frame.select(subject_col), decided], how="horizontal").to_native()
+
+
+def _distinct(
+    values: npt.NDArray[np.int64], size: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """`np.unique(values, return_inverse=True)` for values in `range(size)`, without a sort.
+
+    A table of `size` entries marks the values that occur, so the cost is
+    linear in `len(values)` when `size` is not much larger; otherwise it sorts.
+    """
+    if size > 4 * len(values) + 1024:
+        distinct, inverse = np.unique(values, return_inverse=True)
+        return distinct, inverse.reshape(-1)
+    seen = np.zeros(size, dtype=bool)
+    seen[values] = True
+    distinct = np.flatnonzero(seen)
+    position = np.zeros(size, dtype=np.int64)
+    position[distinct] = np.arange(len(distinct), dtype=np.int64)
+    return distinct, position[values]
 
 
 def _backend(frame: nw.DataFrame[Any]) -> Any:

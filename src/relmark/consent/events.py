@@ -195,6 +195,10 @@ def normalise_email(address: str) -> str:
     return address.strip().lower()
 
 
+# What a written phone number holds besides digits, dropped in one pass before the digit test.
+_PHONE_PUNCTUATION: Final = str.maketrans("", "", " +-().\u00a0/")
+
+
 def phone_digits(number: str) -> str:
     """The digits of a phone number, without a leading North American "1" on 11 digits.
 
@@ -207,7 +211,9 @@ def phone_digits(number: str) -> str:
         >>> phone_digits("+44 20 7946 0000")
         '442079460000'
     """
-    digits = "".join(ch for ch in number if ch.isdigit())
+    digits = number.translate(_PHONE_PUNCTUATION)
+    if not digits.isdigit():
+        digits = "".join(ch for ch in digits if ch.isdigit())
     if len(digits) == 11 and digits[0] == "1":
         return digits[1:]
     return digits

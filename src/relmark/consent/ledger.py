@@ -44,6 +44,7 @@ import datetime as dt
 import hashlib
 import hmac
 import io
+import itertools
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -63,6 +64,7 @@ from relmark.consent.events import (
     ConsentEvent,
     Evidence,
     Purpose,
+    phone_digits,
 )
 from relmark.consent.regimes import grant_expiry, local_midnight, recognised_bases, regime_for
 from relmark.exceptions import ConsentError, ValidationError
@@ -79,6 +81,8 @@ BASES: Final[tuple[Basis, ...]] = tuple(Basis)
 CHANNEL_CODE: Final[Mapping[Channel, int]] = {c: i for i, c in enumerate(CHANNELS)}
 PURPOSE_CODE: Final[Mapping[Purpose, int]] = {p: i for i, p in enumerate(PURPOSES)}
 BASIS_CODE: Final[Mapping[Basis, int]] = {b: i for i, b in enumerate(BASES)}
+NEVER_US: Final = np.iinfo(np.int64).max
+"""An expiry that never comes, in UTC µs."""
 # Order of events at the same instant: grants, then confirmations, then stops (stops win ties).
 _RANK: Final[Mapping[Action, int]] = {
     Action.GRANT: 0,
@@ -601,7 +605,9 @@ class ConsentLedger:
         """The ledger's code of each subject id (after erasure lookup), -1 when unseen."""
         codes = self._subjects
         out = np.fromiter(
-            (codes.get(s, -1) for s in subject_ids), dtype=np.int64, count=len(subject_ids)
+            map(codes.get, subject_ids, itertools.repeat(-1)),
+            dtype=np.int64,
+            count=len(subject_ids),
         )
         if self._erased:
             for i in np.flatnonzero(out < 0):
@@ -658,6 +664,11 @@ class LedgerArrays:
     as row numbers into these arrays (-1 for none): `stop` (the latest stop),
     `grant[b]` (the latest grant of basis `b` since that stop) and `confirmed`
     (whether an express grant since the stop was confirmed).
+
+    The state columns (`stop`, `grant`, `has_grant`, `confirmed`, `stop_gpc`,
+    and `expiry_us`) have one entry more than there are events: the last is
+    the empty state, so the row -1 that `locate` gives for "no event yet"
+    reads as no stop, no grant, nothing confirmed, with one gather.
     """
 
     key: npt.NDArray[np.int64]
@@ -666,15 +677,35 @@ class LedgerArrays:
     action: npt.NDArray[np.int64]  # position in Action
     events: tuple[ConsentEvent, ...]
     stop: npt.NDArray[np.int64]
-    grant: npt.NDArray[np.int64]  # shape (len(BASES), n)
+    grant: npt.NDArray[np.int64]  # shape (len(BASES), n + 1)
+    has_grant: npt.NDArray[np.bool_]  # any grant since the latest stop
     confirmed: npt.NDArray[np.bool_]
     stop_gpc: npt.NDArray[np.bool_]  # the latest stop is a GPC signal
     times: npt.NDArray[np.int64]  # the distinct event times, sorted
-    time_rank: npt.NDArray[np.int64]
+    order: npt.NDArray[np.int64]  # key * (len(times) + 1) + rank of the time: sorted, for locate
     n_subjects: int
     _expiries: dict[int, npt.NDArray[np.int64]] = attrs.field(
         factory=dict, init=False, repr=False, eq=False
     )
+    _phones: list[tuple[npt.NDArray[np.int64], dict[str, int]]] = attrs.field(
+        factory=list, init=False, repr=False, eq=False
+    )  # empty until first asked for
+
+    def evidence_phones(self) -> tuple[npt.NDArray[np.int64], Mapping[str, int]]:
+        """Each row's evidence address as phone digits, coded, and the code of each digit string.
+
+        Built once per index. The codes have the extra last entry for row -1;
+        -1 means no address.
+        """
+        if not self._phones:
+            digits: dict[str, int] = {}
+            codes = np.full(len(self.key) + 1, -1, dtype=np.int64)
+            for row, event in enumerate(self.events):
+                evidence = event.evidence
+                if evidence is not None and evidence.address is not None:
+                    codes[row] = digits.setdefault(phone_digits(evidence.address), len(digits))
+            self._phones.append((codes, digits))
+        return self._phones[0]
 
     def local_dates(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.datetime64]:
         """The calendar date of each row's event in the event's own zone."""
@@ -688,7 +719,8 @@ class LedgerArrays:
         """For each row, when a grant made then and lasting `months` expires (UTC µs).
 
         The vectorised `relmark.consent.regimes.grant_expiry`: the midnight,
-        in the event's zone, that ends the anniversary day.
+        in the event's zone, that ends the anniversary day. The extra last
+        entry (row -1, no grant) is the largest int64: never.
         """
         cached = self._expiries.get(months)
         if cached is not None:
@@ -722,7 +754,8 @@ class LedgerArrays:
             ],
             dtype=np.int64,
         )
-        result = values[inverse.reshape(-1)] if len(rows) else np.zeros(0, dtype=np.int64)
+        found = values[inverse.reshape(-1)] if len(rows) else np.zeros(0, dtype=np.int64)
+        result = np.append(found, NEVER_US)
         self._expiries[months] = result
         return result
 
@@ -772,15 +805,16 @@ class LedgerArrays:
         is_stop = np.isin(action, _STOP_CODES)
         stop = _carry(np.where(is_stop, rows, -1), group_start)
         floor = np.maximum(stop, group_start - 1)  # rows at or below this are before the stop
-        grant = np.full((len(BASES), n), -1, dtype=np.int64)
+        # Each state column gets a last entry for row -1: the empty state.
+        grant = np.full((len(BASES), n + 1), -1, dtype=np.int64)
         is_grant = action == _ACTION_CODE[Action.GRANT]
         for code in range(len(BASES)):
             latest = _carry(np.where(is_grant & (basis == code), rows, -1), group_start)
-            grant[code] = np.where(latest > floor, latest, -1)
-        express = grant[BASIS_CODE[Basis.EXPRESS]]
+            grant[code, :n] = np.where(latest > floor, latest, -1)
+        express = grant[BASIS_CODE[Basis.EXPRESS], :n]
         is_confirm = action == _ACTION_CODE[Action.CONFIRM]
         confirm = _carry(np.where(is_confirm & (express >= 0), rows, -1), group_start)
-        confirmed = confirm > floor
+        stop_gpc = (stop >= 0) & (action[np.maximum(stop, 0)] == _ACTION_CODE[Action.GPC])
         distinct = np.unique(at_us)
         return cls(
             key=key,
@@ -788,12 +822,13 @@ class LedgerArrays:
             offset_s=offset_s,
             action=action,
             events=ordered,
-            stop=stop,
+            stop=np.append(stop, -1),
             grant=grant,
-            confirmed=confirmed,
-            stop_gpc=(stop >= 0) & (action[np.maximum(stop, 0)] == _ACTION_CODE[Action.GPC]),
+            has_grant=np.asarray((grant >= 0).any(axis=0), dtype=bool),
+            confirmed=np.append(confirm > floor, False),
+            stop_gpc=np.append(stop_gpc, False),
             times=distinct,
-            time_rank=np.searchsorted(distinct, at_us),
+            order=key * (len(distinct) + 1) + np.searchsorted(distinct, at_us),
             n_subjects=len(subjects),
         )
 
@@ -804,9 +839,13 @@ class LedgerArrays:
         if not len(self.key):
             return np.full(len(key), -1, dtype=np.int64)
         span = len(self.times) + 1
-        combined = self.key * span + self.time_rank
-        query_rank = np.searchsorted(self.times, at_us, side="right") - 1
-        row = np.searchsorted(combined, key * span + query_rank, side="right") - 1
+        if len(at_us) and (at_us == at_us[0]).all():  # one moment for every row: one search
+            query_rank = np.full(
+                len(at_us), np.searchsorted(self.times, at_us[0], side="right") - 1
+            )
+        else:
+            query_rank = np.searchsorted(self.times, at_us, side="right") - 1
+        row = np.searchsorted(self.order, key * span + query_rank, side="right") - 1
         found = row >= 0
         found[found] = self.key[row[found]] == key[found]
         return np.where(found, row, -1)
