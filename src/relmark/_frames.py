@@ -174,7 +174,8 @@ def text_codes(
             count=len(raw_values),
         )
         values = list(seen)
-    for code, value in enumerate(values):
+    kinds = set(map(type, values))  # one C-level pass; the loop below runs only on a misfit
+    for code, value in enumerate(values if kinds - {str} else ()):
         if not isinstance(value, str):
             row = _first_true(codes == code)
             raise ValidationError(

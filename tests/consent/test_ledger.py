@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import attrs
+import numpy as np
 import pendulum
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from relmark._time import utc_micros
 from relmark.consent import (
     CAN_SPAM,
     CCPA,
@@ -29,6 +31,7 @@ from relmark.consent import (
     check_consent_batch,
     regime_for,
 )
+from relmark.consent.ledger import CHANNELS, PURPOSES
 from relmark.consent.regimes import grant_expiry
 from relmark.exceptions import ConsentError, ValidationError
 from relmark.models import Channel, Customer
@@ -688,3 +691,30 @@ class TestErase:
         assert b is not None
         assert a != b
         assert ConsentLedger(erasure_key=KEY).pseudonym("x") == a
+
+
+class TestLedgerArrays:
+    @settings(max_examples=100, deadline=None)
+    @given(
+        events=st.lists(consent_events(subjects=st.sampled_from(["a", "b", "c"])), max_size=30),
+        data=st.data(),
+    )
+    def test_locate_agrees_with_a_scan(self, events: list[ConsentEvent], data: Any) -> None:
+        """Each key's last event at or before the moment, for one moment and for a moment a row."""
+        arrays = ConsentLedger(events).arrays()
+        moment = data.draw(
+            st.sampled_from([e.at for e in events]) | aware_datetimes() if events
+            else aware_datetimes()
+        )  # fmt: skip
+        at = utc_micros(moment)
+        keys = np.arange(arrays.n_subjects * len(CHANNELS) * len(PURPOSES), dtype=np.int64)
+        expected = [
+            max((r for r, k in enumerate(arrays.key) if k == key and arrays.at_us[r] <= at),
+                default=-1)
+            for key in keys
+        ]  # fmt: skip
+        one_moment = arrays.locate(keys, np.full(len(keys), at, dtype=np.int64))
+        # A second, earlier moment on one extra row makes it a search per row.
+        per_row = arrays.locate(np.append(keys, 0), np.append(np.full(len(keys), at), at - 1))
+        assert one_moment.tolist() == expected
+        assert per_row[:-1].tolist() == expected

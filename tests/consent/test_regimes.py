@@ -269,6 +269,13 @@ class TestBusinessDaysAfter:
         )
         assert count == n
 
+    @settings(max_examples=200, deadline=None)
+    @given(day=st.dates(dt.date(2000, 1, 1), dt.date(2090, 12, 31)), n=st.integers(0, 400))
+    def test_plain_weeks_agree_with_the_calendar_path(self, day: dt.date, n: int) -> None:
+        """Without holidays (arithmetic) and with one far away (numpy's busday) agree."""
+        far_away = [dt.date(1900, 1, 1)]
+        assert business_days_after(day, n) == business_days_after(day, n, holidays=far_away)
+
 
 class TestGrantExpiry:
     @pytest.mark.parametrize(

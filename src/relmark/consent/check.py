@@ -517,9 +517,12 @@ def _combine(
 ) -> ConsentDecision:
     if len(decisions) == 1:
         return decisions[0]
-    for decision in decisions:
-        if not decision.allowed:
-            return attrs.evolve(decision, decisions=tuple(decisions))
+    for d in decisions:
+        if not d.allowed:  # the first refusal, with every regime's decision beside it
+            return ConsentDecision(
+                False, d.basis, d.reason, d.reason_code, d.expires_at, d.evidence, d.regime,
+                d.legal_deadline, d.event, tuple(decisions),
+            )  # fmt: skip
     names = "+".join(str(d.regime) for d in decisions)
     first = decisions[0]
     basis_of = next((d for d in decisions if d.basis is not None), first)
@@ -553,6 +556,10 @@ class _Rows:
     regime: npt.NDArray[np.int64]  # bit mask of the deciding (or all allowing) regimes
     allow_code: npt.NDArray[np.int64]  # the first allowing regime's code
     allow_basis: npt.NDArray[np.int64]  # the first basis an allowing regime relied on
+
+    def view(self, rows: slice) -> _Rows:
+        """The same rows' fields as views: writing to them writes here."""
+        return _Rows(*(getattr(self, field.name)[rows] for field in attrs.fields(_Rows)))
 
     @classmethod
     def empty(cls, n: int) -> _Rows:
@@ -675,8 +682,41 @@ def check_consent_batch(
     key = LedgerArrays.key_of(
         np.maximum(codes, 0), np.maximum(channels, 0), np.maximum(purposes, 0)
     )
-    located = np.where(codes >= 0, arrays.locate(key, t_us), -1)
-    all_mask = np.zeros(n, dtype=np.int64)
+    located = arrays.locate(key, t_us)
+    located[codes < 0] = -1
+    # A block of rows at a time: the temporaries stay small, in cache and off the allocator's
+    # slow path (page faults on fresh memory), which makes a million rows a third faster.
+    for start in range(0, n, _BLOCK):
+        block = slice(start, start + _BLOCK)
+        _decide(
+            out.view(block), open_[block], regimes, arrays, located[block],
+            channels[block], purposes[block], t_us[block],
+            None if zones is None else zones.take(block),
+            None if phones is None else phones.take(block),
+        )  # fmt: skip
+    return _frame(frame, subject_col, out, names, channels, purposes, values)
+
+
+_BLOCK: Final = 1 << 16
+
+
+def _decide(
+    out: _Rows,
+    open_: npt.NDArray[np.bool_],
+    regimes: Sequence[Regime],
+    arrays: LedgerArrays,
+    located: npt.NDArray[np.int64],
+    channels: npt.NDArray[np.int64],
+    purposes: npt.NDArray[np.int64],
+    t_us: npt.NDArray[np.int64],
+    zones: _Text | None,
+    phones: _Text | None,
+) -> None:
+    """Step 5 for the rows still `open_`: each governing regime judges, all must allow.
+
+    `located` is each row's latest ledger row for its key (-1: none yet).
+    """
+    all_mask = np.zeros(len(located), dtype=np.int64)
     for bit, reg in enumerate(regimes):
         covers = np.zeros(len(CHANNELS), dtype=bool)
         covers[[CHANNEL_CODE[c] for c in reg.covers]] = True
@@ -716,7 +756,6 @@ def check_consent_batch(
     out.basis[allowed] = out.allow_basis[allowed]
     out.regime[allowed] = all_mask[allowed]
     out.expiry[~allowed] = NEVER_US
-    return _frame(frame, subject_col, out, names, channels, purposes, values)
 
 
 @attrs.frozen
@@ -737,7 +776,7 @@ class _Text:
         code = self.codes[row]
         return None if code < 0 else self.values[code]
 
-    def take(self, rows: npt.NDArray[np.int64]) -> _Text:
+    def take(self, rows: npt.NDArray[np.int64] | slice) -> _Text:
         return _Text(self.codes[rows], self.values)
 
     def lookup(self, known: Mapping[str, int]) -> npt.NDArray[np.int64]:

@@ -674,6 +674,8 @@ class LedgerArrays:
     key: npt.NDArray[np.int64]
     at_us: npt.NDArray[np.int64]
     offset_s: npt.NDArray[np.int64]  # each event's UTC offset, for its local calendar date
+    zone: npt.NDArray[np.int64]  # each event's zone, as a position in `tzinfos`
+    tzinfos: tuple[Any, ...]
     action: npt.NDArray[np.int64]  # position in Action
     events: tuple[ConsentEvent, ...]
     stop: npt.NDArray[np.int64]
@@ -734,23 +736,19 @@ class LedgerArrays:
             target.astype("datetime64[D]") + (day - month.astype("datetime64[D]")), last
         )
         end = (anniversary + np.timedelta64(1, "D")).astype(np.int64)
-        codes: dict[str, int] = {}
-        tzinfos: list[Any] = []
-        zone = np.empty(len(rows), dtype=np.int64)
-        for i, event in enumerate(self.events):
-            tz = event.at.tzinfo
-            name = getattr(tz, "name", None) or str(tz)
-            if name not in codes:
-                codes[name] = len(tzinfos)
-                tzinfos.append(tz)
-            zone[i] = codes[name]
-        pairs, inverse = np.unique(np.stack([zone, end], axis=1), axis=0, return_inverse=True)
+        # One local midnight per distinct (zone, day), packed in one int64 for a 1-D unique.
+        first = int(end.min()) if len(end) else 0
+        span = int(end.max()) - first + 1 if len(end) else 1
+        pairs, inverse = np.unique(self.zone * span + (end - first), return_inverse=True)
         values = np.array(
             [
                 utc_micros(
-                    local_midnight(tzinfos[int(z)], dt.date(1970, 1, 1) + dt.timedelta(days=int(d)))
+                    local_midnight(
+                        self.tzinfos[p // span],
+                        dt.date(1970, 1, 1) + dt.timedelta(days=first + p % span),
+                    )
                 )
-                for z, d in pairs
+                for p in pairs.tolist()
             ],
             dtype=np.int64,
         )
@@ -796,6 +794,17 @@ class LedgerArrays:
             [-1 if e.basis is None else BASIS_CODE[e.basis] for e in ordered], dtype=np.int64
         )
         offset_s = np.array([_offset_s(e.at) for e in ordered], dtype=np.int64)
+        zone_codes: dict[str, int] = {}
+        tzinfos: list[Any] = []
+        zone = np.empty(n, dtype=np.int64)
+        for i, event in enumerate(ordered):
+            tz = event.at.tzinfo
+            name = getattr(tz, "name", None) or str(tz)
+            known = zone_codes.get(name)
+            if known is None:
+                known = zone_codes[name] = len(tzinfos)
+                tzinfos.append(tz)
+            zone[i] = known
         rows = np.arange(n, dtype=np.int64)
         start = np.zeros(n, dtype=bool)
         if n:
@@ -820,6 +829,8 @@ class LedgerArrays:
             key=key,
             at_us=at_us,
             offset_s=offset_s,
+            zone=zone,
+            tzinfos=tuple(tzinfos),
             action=action,
             events=ordered,
             stop=np.append(stop, -1),
@@ -838,17 +849,30 @@ class LedgerArrays:
         """Row of the last event of each `key` at or before `at_us`, or -1."""
         if not len(self.key):
             return np.full(len(key), -1, dtype=np.int64)
+        keys = self.n_subjects * len(CHANNELS) * len(PURPOSES)
+        if len(at_us) and (at_us == at_us[0]).all() and keys <= 4 * (len(self.key) + len(key)):
+            return self._latest_by_key(int(at_us[0]), keys)[key]
         span = len(self.times) + 1
-        if len(at_us) and (at_us == at_us[0]).all():  # one moment for every row: one search
-            query_rank = np.full(
-                len(at_us), np.searchsorted(self.times, at_us[0], side="right") - 1
-            )
-        else:
-            query_rank = np.searchsorted(self.times, at_us, side="right") - 1
+        query_rank = np.searchsorted(self.times, at_us, side="right") - 1
         row = np.searchsorted(self.order, key * span + query_rank, side="right") - 1
         found = row >= 0
         found[found] = self.key[row[found]] == key[found]
         return np.where(found, row, -1)
+
+    def _latest_by_key(self, at_us: int, keys: int) -> npt.NDArray[np.int64]:
+        """For one moment, a table from every key to its last event at or before it (or -1).
+
+        Linear in the events, where `locate`'s search is n log n: one moment for
+        a whole frame ("may we contact them now?") is the common question.
+        """
+        before = self.at_us <= at_us
+        # A key's rows run in time order, so those at or before the moment are a prefix of them:
+        # the last is a row before the moment whose next row is after it or another key's.
+        last = before.copy()
+        last[:-1] &= ~(before[1:] & (self.key[1:] == self.key[:-1]))
+        table = np.full(keys, -1, dtype=np.int64)
+        table[self.key[last]] = np.flatnonzero(last)
+        return table
 
 
 _ACTION_CODE: Final[Mapping[Action, int]] = {a: i for i, a in enumerate(Action)}

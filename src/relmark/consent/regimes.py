@@ -588,10 +588,16 @@ def business_days_after(day: dt.date, n: int, *, holidays: Sequence[dt.date] = (
         raise ValidationError(
             f"n must be a whole number of days, at least 0, got {n!r}", column="n", value=n
         )
-    if isinstance(day, dt.datetime):
-        day = day.date()
+    if type(day) is not dt.date:  # a datetime counts by its date; a pendulum Date is a plain one
+        day = dt.date(day.year, day.month, day.day)
     if n == 0:
         return day
+    if not holidays:  # plain weeks: arithmetic (numpy's busday costs microseconds a call)
+        weekday = day.weekday()
+        if weekday > 4:  # roll a weekend start back to its Friday
+            day, weekday = day - dt.timedelta(days=weekday - 4), 4
+        weeks, rest = divmod(n, 5)
+        return day + dt.timedelta(days=7 * weeks + rest + (2 if weekday + rest > 4 else 0))
     start = np.datetime64(day.isoformat(), "D")
     off = np.array([np.datetime64(h.isoformat()[:10], "D") for h in holidays], dtype="M8[D]")
     # Roll a non-business start back: the first business day after it is then day 1.
