@@ -760,10 +760,15 @@ def _decide(
 
 @attrs.frozen
 class _Text:
-    """A string column as codes into its distinct values (-1: missing)."""
+    """A string column as codes into its distinct values (-1: missing).
+
+    `memo` keeps what was worked out per distinct value (a phone's digits
+    code), shared by every `take` of the column, so blocks do not redo it.
+    """
 
     codes: npt.NDArray[np.int64]
     values: list[str]
+    memo: dict[int, int] = attrs.field(factory=dict, eq=False, repr=False)
 
     @classmethod
     def read(
@@ -777,7 +782,7 @@ class _Text:
         return None if code < 0 else self.values[code]
 
     def take(self, rows: npt.NDArray[np.int64] | slice) -> _Text:
-        return _Text(self.codes[rows], self.values)
+        return _Text(self.codes[rows], self.values, self.memo)
 
     def lookup(self, known: Mapping[str, int]) -> npt.NDArray[np.int64]:
         """`known[value]` for each row, -1 when missing or unknown."""
@@ -916,10 +921,11 @@ def _names_phone(
         return np.zeros(len(grant), dtype=bool)
     address, known = arrays.evidence_phones()
     wanted, inverse = np.unique(phones.codes, return_inverse=True)
-    phone_code = np.array(
-        [-2 if v < 0 else known.get(phone_digits(phones.values[v]), -2) for v in wanted.tolist()],
-        dtype=np.int64,
-    )[inverse.reshape(-1)]
+    memo = phones.memo
+    for v in wanted.tolist():
+        if v not in memo:
+            memo[v] = -2 if v < 0 else known.get(phone_digits(phones.values[v]), -2)
+    phone_code = np.array([memo[v] for v in wanted.tolist()], dtype=np.int64)[inverse.reshape(-1)]
     named: npt.NDArray[np.bool_] = address[grant] == phone_code
     return named
 
