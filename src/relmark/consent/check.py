@@ -124,6 +124,7 @@ _ALLOWING: Final = frozenset({"consent", "opt_out_regime", "transactional"})
 _ALLOWING_CODES: Final = np.array([_CODE[c] for c in sorted(_ALLOWING)], dtype=np.int64)
 _ALLOWS: Final = np.isin(np.arange(len(_CODES)), _ALLOWING_CODES)  # by code
 _STOP_CODE: Final = np.array([_CODE["withdrawn"], _CODE["gpc"]], dtype=np.int64)  # by is-GPC
+_STOPS: Final = np.isin(np.arange(len(_CODES)), _STOP_CODE)  # by code
 # Zones that are not anyone's local time: a customer "in UTC" is a customer whose zone is unknown.
 _NOT_LOCAL: Final = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/GMT", "GMT", "Zulu"})
 
@@ -905,7 +906,7 @@ def _judge_rows(
             calls = chosen & np.isin(channel, [CHANNEL_CODE[c] for c in rule.calling_channels])
             _calling_hours(code, calls, rule.calling_hours, t_us, zones)
         expiry[code != _CODE["consent"]] = NEVER_US
-    stopped = np.isin(code, [_CODE["withdrawn"], _CODE["gpc"]])
+    stopped = _STOPS[code]
     if regime.unsubscribe_business_days is not None and stopped.any():
         days = arrays.local_dates(stop[stopped])
         n = regime.unsubscribe_business_days
@@ -919,12 +920,16 @@ def _names_phone(
     """Whether each grant's evidence names the phone beside it, comparing digits once per value."""
     if phones is None:
         return np.zeros(len(grant), dtype=bool)
-    address, known = arrays.evidence_phones()
+    address, known, written = arrays.evidence_phones()
     wanted, inverse = np.unique(phones.codes, return_inverse=True)
     memo = phones.memo
     for v in wanted.tolist():
         if v not in memo:
-            memo[v] = -2 if v < 0 else known.get(phone_digits(phones.values[v]), -2)
+            value = phones.values[v] if v >= 0 else None
+            found = None if value is None else written.get(value)
+            if found is None and value is not None:
+                found = known.get(phone_digits(value))
+            memo[v] = -2 if found is None else found
     phone_code = np.array([memo[v] for v in wanted.tolist()], dtype=np.int64)[inverse.reshape(-1)]
     named: npt.NDArray[np.bool_] = address[grant] == phone_code
     return named
