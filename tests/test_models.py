@@ -76,9 +76,9 @@ class TestDirection:
 
 class TestCustomer:
     def test_defaults(self) -> None:
-        """Only the id is required; the zone defaults to UTC and attributes to empty."""
+        """Only the id is required; the zone defaults to unknown (None), attributes to empty."""
         customer = Customer("c1")
-        assert customer.timezone == "UTC"
+        assert customer.timezone is None
         assert (customer.name, customer.email, customer.phone, customer.locale) == (None,) * 4
         assert customer.created_at is None
         assert dict(customer.attributes) == {}

@@ -328,8 +328,9 @@ def _check_phone(_: object, attribute: attrs.Attribute[str | None], value: objec
         )
 
 
-def _check_timezone(_: object, attribute: attrs.Attribute[str], value: object) -> None:
-    validate_timezone(value, argument=attribute.name)
+def _check_timezone(_: object, attribute: attrs.Attribute[str | None], value: object) -> None:
+    if value is not None:
+        validate_timezone(value, argument=attribute.name)
 
 
 def _check_locale(_: object, attribute: attrs.Attribute[str | None], value: object) -> None:
@@ -475,9 +476,11 @@ class Customer:
             both sides, no whitespace) and kept exactly as given; normalising
             contact data is the job of `relmark.quality`.
         phone: Phone number as text, or None; it must contain a digit.
-        timezone: IANA zone name (default "UTC") the customer lives in; quiet
-            hours and calendar windows are evaluated in it. Offsets such as
-            "+02:00" are refused: they have no daylight-saving rules.
+        timezone: IANA zone name the customer lives in, or None when it is
+            not known (the default). Quiet hours, calendar windows and calling
+            hours are evaluated in it; rules that need it refuse to guess UTC
+            for None. Offsets such as "+02:00" are refused: they have no
+            daylight-saving rules.
         locale: Language tag such as "en-GB", or None.
         created_at: When the customer was created, as an aware timestamp
             (naive timestamps are refused), or None.
@@ -516,7 +519,7 @@ class Customer:
     name: str | None = attrs.field(default=None, validator=_check_text, repr=_mask_name)
     email: str | None = attrs.field(default=None, validator=_check_email, repr=_mask_email)
     phone: str | None = attrs.field(default=None, validator=_check_phone, repr=_mask_phone)
-    timezone: str = attrs.field(default="UTC", validator=_check_timezone)
+    timezone: str | None = attrs.field(default=None, validator=_check_timezone)
     locale: str | None = attrs.field(default=None, validator=_check_locale)
     created_at: pendulum.DateTime | None = attrs.field(default=None, converter=_to_created_at)
     attributes: Mapping[str, object] = attrs.field(

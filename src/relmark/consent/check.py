@@ -412,7 +412,7 @@ def _usable(regime: Regime, rule: BasisRule, channel: Channel) -> bool:
 
 
 def _local_zone(customer: Customer | None) -> str | None:
-    if customer is None or customer.timezone in _NOT_LOCAL:
+    if customer is None or customer.timezone is None or customer.timezone in _NOT_LOCAL:
         return None
     return customer.timezone
 
