@@ -255,6 +255,39 @@ def utc_micros(moment: dt.datetime) -> int:
     )
 
 
+_UTC_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_NAIVE_EPOCH: Final = dt.datetime(1970, 1, 1)
+
+
+def local_wall(us: int, zone: dt.tzinfo) -> dt.datetime:
+    """The wall clock in `zone` at the instant `us` (UTC µs), as a naive datetime.
+
+    Examples:
+        >>> import zoneinfo
+        >>> local_wall(0, zoneinfo.ZoneInfo("America/Toronto"))
+        datetime.datetime(1969, 12, 31, 19, 0)
+    """
+    moment = (_UTC_EPOCH + dt.timedelta(microseconds=us)).astimezone(zone)
+    return moment.replace(tzinfo=None)
+
+
+def wall_instant(wall: dt.datetime, zone: dt.tzinfo) -> int:
+    """The instant (UTC µs) the wall clock in `zone` reads `wall` (naive).
+
+    A wall time the clocks skip is read with the offset before the change, so
+    it lands as far after the gap as it was into it (02:30 on the night
+    Toronto springs forward is 03:30 EDT); one that occurs twice means its
+    first occurrence.
+
+    Examples:
+        >>> import zoneinfo
+        >>> toronto = zoneinfo.ZoneInfo("America/Toronto")
+        >>> local_wall(wall_instant(dt.datetime(2024, 3, 10, 2, 30), toronto), toronto)
+        datetime.datetime(2024, 3, 10, 3, 30)
+    """
+    return utc_micros(wall.replace(tzinfo=zone, fold=0))
+
+
 def from_utc_us(us: int | np.integer[npt.NBitBase], *, tz: str = "UTC") -> pendulum.DateTime:
     """Turn microseconds since the epoch (UTC) into a `pendulum.DateTime` in `tz`.
 

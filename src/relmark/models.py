@@ -52,7 +52,7 @@ from typing import Any, Final, TypeVar
 import attrs
 import pendulum
 
-from relmark._time import TimeLike, to_datetime, validate_timezone
+from relmark._time import TimeLike, to_datetime, utc_micros, validate_timezone
 from relmark.exceptions import ValidationError
 
 __all__ = [
@@ -622,7 +622,13 @@ class Touchpoint:
     purpose: str | None = attrs.field(default=None, validator=_check_text)
     campaign: str | None = attrs.field(default=None, validator=_check_text)
     outcome: str | None = attrs.field(default=None, validator=_check_text)
+    at_us: int = attrs.field(init=False, repr=False, eq=False, hash=False)
+    """`at` as microseconds since the epoch, UTC: what contact rules count on."""
 
     @kind.default
     def _default_kind(self) -> TouchpointKind:
         return self.channel.default_kind
+
+    @at_us.default
+    def _at_us(self) -> int:
+        return utc_micros(self.at)
