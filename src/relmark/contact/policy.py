@@ -395,9 +395,10 @@ class _Rolling(_Judge):
         """
         d = self.rule.window.length_us
         times = self.times
-        most = bisect.bisect_right(times, t) - bisect.bisect_right(times, t - d)
-        later = self.ending[bisect.bisect_right(times, t) : bisect.bisect_left(times, t + d)]
-        return max(most, *later) if later else most
+        first = bisect.bisect_right(times, t)
+        most = first - bisect.bisect_right(times, t - d)
+        last = bisect.bisect_left(times, t + d)
+        return max(most, *self.ending[first:last]) if first < last else most
 
     def violation(self, t: int) -> Violation | None:
         most = self._most(t)

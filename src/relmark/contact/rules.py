@@ -58,6 +58,13 @@ _DURATION_KEYS: Final = frozenset({"weeks", "days", "hours", "minutes", "seconds
 
 def _duration_us(argument: str, value: object) -> int:
     """An exact, positive duration in microseconds from a timedelta."""
+    if isinstance(value, pendulum.Duration) and (value.years or value.months):
+        raise ValidationError(
+            f"{argument} must be exact; months and years are not ({value})",
+            column=argument,
+            value=value,
+            hint="give it in days, hours or minutes",
+        )
     if not isinstance(value, dt.timedelta):
         raise ValidationError(
             f"{argument} must be a timedelta, got {type(value).__name__}",
@@ -125,7 +132,7 @@ class Window:
                 hint="for calendar months use Window.calendar('month')",
             )
         for key, value in duration.items():
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
                 raise ValidationError(
                     f"{key} must be a number, got {value!r}", column=key, value=value
                 )
