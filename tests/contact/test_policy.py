@@ -294,6 +294,33 @@ class TestDaylightSaving:
         )
         assert decision.next_allowed_at == local("America/Toronto", 2024, 3, 10, 3, 30)
 
+    @pytest.mark.parametrize(
+        ("rule", "at", "allowed", "next_at"),
+        [
+            # The end skipped (02:30 springing forward) reads as 03:30 EDT: 03:00 EDT is quiet.
+            (QuietHours("22:00", "02:30"), "2024-03-10T03:00:00-04:00", False,
+             "2024-03-10T03:30:00-04:00"),
+            # The end repeated (01:30 falling back) is its first occurrence: 01:15 EST is after it.
+            (QuietHours("22:00", "01:30"), "2024-11-03T01:15:00-05:00", True,
+             "2024-11-03T01:15:00-05:00"),
+            # The start repeated: quiet from the first 01:30 on, through the repeated hour.
+            (QuietHours("01:30", "06:00"), "2024-11-03T01:15:00-05:00", False,
+             "2024-11-03T06:00:00-05:00"),
+        ],
+        ids=["end-skipped", "end-repeated", "start-repeated"],
+    )  # fmt: skip
+    def test_quiet_boundary_in_a_changed_hour(
+        self, rule: QuietHours, at: str, allowed: bool, next_at: str
+    ) -> None:
+        """A boundary the clocks skip or repeat means one instant; the night stays one period."""
+        decision = ContactPolicy([rule]).check(
+            Touchpoint("c1", at, "email", purpose="marketing"), [],
+            customer=person("America/Toronto"),
+        )  # fmt: skip
+        assert decision.allowed is allowed
+        assert decision.next_allowed_at is not None
+        assert decision.next_allowed_at.isoformat() == next_at
+
     def test_rolling_day_is_24_hours(self) -> None:
         """A rolling day is exact: on the 23-hour day it reaches into the day before."""
         zone = "America/Toronto"
@@ -404,6 +431,21 @@ def at_second(seconds: int, zone: str) -> pendulum.DateTime:
     return BASE.add(seconds=seconds).in_timezone(zone)
 
 
+def quiet(rule: QuietHours, us: int, tz: zoneinfo.ZoneInfo) -> bool:
+    """Whether `us` falls in a quiet period, each period built from its local day with zoneinfo."""
+    moment = from_utc_us(us, tz=str(tz))
+    for back in (1, 0):
+        day = moment.date() - dt.timedelta(days=back)
+        if rule.weekdays is not None and day.weekday() not in rule.weekdays:
+            continue
+        ends_on = day + dt.timedelta(days=1) if rule.start > rule.end else day
+        begin = dt.datetime.combine(day, rule.start, tzinfo=tz)  # fold=0: first occurrence
+        end = dt.datetime.combine(ends_on, rule.end, tzinfo=tz)
+        if begin.timestamp() <= us / 1e6 < end.timestamp():
+            return True
+    return False
+
+
 def breaks_nothing(policy: ContactPolicy, sent: list[Touchpoint], zone: str) -> list[str]:
     """Every way the sent messages break a rule, checked from scratch."""
     tz = zoneinfo.ZoneInfo(zone)
@@ -429,16 +471,7 @@ def breaks_nothing(policy: ContactPolicy, sent: list[Touchpoint], zone: str) -> 
                 f"{rule.label}" for a, b in itertools.pairwise(times) if b - a < rule.gap_us
             ]
         elif isinstance(rule, QuietHours):
-            for s in times:
-                wall = local_wall(s, tz)
-                clock = wall.time()
-                quiet = (rule.start <= clock < rule.end) if rule.start < rule.end else (
-                    clock >= rule.start or clock < rule.end)  # fmt: skip
-                day = wall.date() - dt.timedelta(
-                    days=1 if rule.start > rule.end and clock < rule.end else 0
-                )
-                if quiet and (rule.weekdays is None or day.weekday() in rule.weekdays):
-                    problems.append(f"{rule.label} at {wall}")
+            problems += [f"{rule.label} at {s}" for s in times if quiet(rule, s, tz)]
     return problems
 
 

@@ -95,8 +95,9 @@ class ContactDecision:
         allowed: Whether every rule that applies allows the message now.
         violations: The rules that refuse it, in the policy's order.
         next_allowed_at: The earliest instant at or after the message's time
-            at which every rule would allow it (its own time when allowed),
-            in the customer's zone; None when no such time exists.
+            at which every rule would allow it: the message's own time, as
+            given, when allowed; else an instant in the customer's zone (UTC
+            without one); None when no such time exists.
         exempt: Whether the message passed as an exempt purpose.
     """
 
@@ -353,7 +354,7 @@ def _zone_of(rule: Rule, zone_name: str | None) -> dt.tzinfo | None:
     if name is None:
         raise PolicyError(
             f"the rule {rule.label!r} counts in the customer's time zone, and the customer has"
-            " none. Hint: set Customer.timezone, or ContactPolicy(fallback_timezone=...)"
+            " none.\nHint: set Customer.timezone, or ContactPolicy(fallback_timezone=...)"
         )
     return zoneinfo.ZoneInfo(name)
 
@@ -480,38 +481,41 @@ class _Gap(_Judge):
 
 
 class _Quiet(_Judge):
+    """Quiet hours as instants, one period per local day.
+
+    The period that starts on local day X runs from `start` on X to `end` on
+    X (or on X + 1 when it crosses midnight), each read by `wall_instant`, so
+    a skipped or repeated boundary means what `relmark.contact.rules` says.
+    """
+
     rule: QuietHours
     zone: dt.tzinfo
 
-    def _quiet_since(self, t: int) -> dt.date | None:
-        """The local date the quiet period holding `t` started on, or None."""
-        wall = local_wall(t, self.zone)
-        clock, day = wall.time(), wall.date()
-        start, end, days = self.rule.start, self.rule.end, self.rule.weekdays
-        if start < end:
-            inside = start <= clock < end
-        elif clock >= start:
-            inside = True
-        elif clock < end:
-            inside, day = True, day - dt.timedelta(days=1)
-        else:
-            inside = False
-        if not inside or (days is not None and day.weekday() not in days):
-            return None
-        return day
+    def _period_end(self, t: int) -> int | None:
+        """The end of the quiet period holding `t` (the later one if two do), or None."""
+        rule, zone = self.rule, self.zone
+        today = local_wall(t, zone).date()
+        crosses = rule.start > rule.end
+        found = None
+        for day in (today - dt.timedelta(days=1), today):
+            if rule.weekdays is not None and day.weekday() not in rule.weekdays:
+                continue
+            begin = wall_instant(dt.datetime.combine(day, rule.start), zone)
+            ends_on = day + dt.timedelta(days=1) if crosses else day
+            end = wall_instant(dt.datetime.combine(ends_on, rule.end), zone)
+            if begin <= t < end:
+                found = end if found is None else max(found, end)
+        return found
 
     def violation(self, t: int) -> Violation | None:
-        if self._quiet_since(t) is None:
+        if self._period_end(t) is None:
             return None
         return Violation(self.rule, self.rule.label)
 
     def next_allowed(self, t: int) -> int:
-        began = self._quiet_since(t)
-        assert began is not None
-        rule = self.rule
-        ends_on = began if rule.start < rule.end else began + dt.timedelta(days=1)
-        end = wall_instant(dt.datetime.combine(ends_on, rule.end), self.zone)
-        return max(end, t + 1)
+        end = self._period_end(t)
+        assert end is not None
+        return end
 
 
 class _Blackout(_Judge):
