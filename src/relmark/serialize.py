@@ -413,8 +413,8 @@ def to_json(obj: object) -> str:
 
     Examples:
         >>> from relmark.models import Customer
-        >>> to_json(Customer("c1", attributes={"tier": "gold"}))
-        '{"id":"c1","name":null,"email":null,"phone":null,"timezone":"UTC","locale":null,"created_at":null,"attributes":{"tier":"gold"}}'
+        >>> to_json(Customer("c1", timezone="Europe/Paris", attributes={"tier": "gold"}))
+        '{"id":"c1","name":null,"email":null,"phone":null,"timezone":"Europe/Paris","locale":null,"created_at":null,"attributes":{"tier":"gold"}}'
     """
     return json.dumps(unstructure(obj), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
