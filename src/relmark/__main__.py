@@ -16,15 +16,12 @@ import collections
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import narwhals.stable.v2 as nw
 
 import relmark
 from relmark.exceptions import RelmarkError
-
-if TYPE_CHECKING:
-    from relmark.consent import ConsentEvent
 
 __all__ = ["main"]
 
@@ -195,46 +192,13 @@ def _lifetime_value(transactions: Any, out: Any) -> None:
         print(f"(Left out: {left_out} repeat buyer(s) whose purchases were worth $0.)", file=out)
 
 
-def _consent_events(frame: Any) -> list[ConsentEvent]:
-    """The rows of `SyntheticData.consent_events` as `ConsentEvent` records."""
-    from relmark._frames import utc_column
-    from relmark.consent import ConsentEvent, Evidence
-
-    events = nw.from_native(frame, eager_only=True)
-
-    def text(name: str) -> list[Any]:
-        """The column as strings, None where missing (pandas would give NaN)."""
-        return [v or None for v in events[name].cast(nw.String()).fill_null("").to_list()]
-
-    moments = utc_column(events, "at", argument="at").astype("datetime64[us]")
-    rows = zip(
-        *(text(name) for name in ("customer_id", "channel", "purpose", "action", "basis")),
-        moments,
-        *(text(name) for name in ("jurisdiction", "source", "address")),
-        strict=True,
-    )
-    return [
-        ConsentEvent(
-            subject,
-            channel,
-            purpose,
-            action,
-            basis,
-            at,
-            jurisdiction,
-            Evidence(source=source, address=address),
-        )
-        for subject, channel, purpose, action, basis, at, jurisdiction, source, address in rows
-    ]
-
-
 def _consent(backend: str | None, out: Any) -> None:
     """Check consent for a synthetic campaign; print the contacts each regime blocked and why."""
     from relmark.consent import ConsentLedger, check_consent_batch, regime_for
     from relmark.datasets import make_synthetic
 
     data = make_synthetic(backend=backend, **_CAMPAIGN)
-    ledger = ConsentLedger(_consent_events(data.consent_events))
+    ledger = ConsentLedger(data.consent_records())
     customers = nw.from_native(data.customers, eager_only=True)
     codes = customers["jurisdiction"].to_list()
     tally: collections.Counter[tuple[str, str, str]] = collections.Counter()

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _support import columns
-from relmark.consent import Action, Basis, ConsentEvent, ConsentLedger, Evidence, Purpose
+from relmark.consent import Action, Basis, ConsentLedger, Purpose
 from relmark.consent.events import check_jurisdiction, phone_digits
 from relmark.consent.regimes import recognised_bases
 from relmark.datasets import CONSENT_RATES, JURISDICTION_SHARES, SyntheticData, make_synthetic
@@ -92,35 +92,6 @@ def digest(data: SyntheticData) -> str:
     for field in attrs.fields(type(data.truth)):
         h.update(np.ascontiguousarray(getattr(data.truth, field.name)).tobytes())
     return h.hexdigest()
-
-
-def consent_events(data: SyntheticData) -> list[ConsentEvent]:
-    """The consent_events rows as ConsentEvent records (ids as strings)."""
-    cols = columns(data.consent_events)
-
-    def text(name: str) -> list[Any]:
-        return [None if v is None or v != v else str(v) for v in cols[name].tolist()]
-
-    names = ("customer_id", "channel", "purpose", "action", "basis")
-    rows = zip(
-        *(text(name) for name in names),
-        cols["at"],
-        *(text(name) for name in ("jurisdiction", "source", "address")),
-        strict=True,
-    )
-    return [
-        ConsentEvent(
-            subject,
-            channel,
-            purpose,
-            action,
-            basis,
-            np.datetime64(at, "us"),
-            jurisdiction,
-            Evidence(source=source, address=address),
-        )
-        for subject, channel, purpose, action, basis, at, jurisdiction, source, address in rows
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -516,7 +487,7 @@ class TestMakeSynthetic:
 
     def test_every_consent_event_is_accepted_by_a_ledger(self, base: SyntheticData) -> None:
         """Every row makes a valid ConsentEvent and a ConsentLedger accepts them all."""
-        events = consent_events(base)
+        events = base.consent_records()
         ledger = ConsentLedger(events)
         assert len(ledger) == len(base.consent_events) > 5_000
         assert ledger.verify().ok

@@ -65,11 +65,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
 import attrs
+import narwhals.stable.v2 as nw
 import numpy as np
 import numpy.typing as npt
 
 from relmark._backends import Column, Text, build_frame, resolve_backend
-from relmark._frames import Frame
+from relmark._frames import Frame, utc_column
 from relmark._time import (
     TimeLike,
     TimeUnit,
@@ -79,7 +80,7 @@ from relmark._time import (
     validate_time_unit,
     validate_timezone,
 )
-from relmark.consent.events import Action, Basis, Purpose
+from relmark.consent.events import Action, Basis, ConsentEvent, Evidence, Purpose
 from relmark.exceptions import ValidationError
 from relmark.models import Channel
 
@@ -273,6 +274,42 @@ class SyntheticData:
     consent_events: Frame
     params: Mapping[str, Any]
     truth: SyntheticTruth
+
+    def consent_records(self) -> list[ConsentEvent]:
+        """The rows of `consent_events` as `ConsentEvent` records, ready for a `ConsentLedger`.
+
+        Examples:
+            >>> data = make_synthetic(50, seed=7, start="2024-01-01T00:00:00Z",
+            ...                       end="2025-01-01T00:00:00Z")
+            >>> len(data.consent_records()) == len(data.consent_events)
+            True
+        """
+        events = nw.from_native(self.consent_events, eager_only=True)
+
+        def text(name: str) -> list[Any]:
+            """The column as strings, None where missing (pandas would give NaN)."""
+            return [v or None for v in events[name].cast(nw.String()).fill_null("").to_list()]
+
+        moments = utc_column(events, "at", argument="at").astype("datetime64[us]")
+        rows = zip(
+            *(text(name) for name in ("customer_id", "channel", "purpose", "action", "basis")),
+            moments,
+            *(text(name) for name in ("jurisdiction", "source", "address")),
+            strict=True,
+        )
+        return [
+            ConsentEvent(
+                subject,
+                channel,
+                purpose,
+                action,
+                basis,
+                at,
+                jurisdiction,
+                Evidence(source=source, address=address),
+            )
+            for subject, channel, purpose, action, basis, at, jurisdiction, source, address in rows
+        ]
 
     def __repr__(self) -> str:
         return (
