@@ -920,7 +920,7 @@ def _names_phone(
     """Whether each grant's evidence names the phone beside it, comparing digits once per value."""
     if phones is None:
         return np.zeros(len(grant), dtype=bool)
-    address, known, written = arrays.evidence_phones()
+    address, known, written = arrays.evidence_phones
     wanted, inverse = np.unique(phones.codes, return_inverse=True)
     memo = phones.memo
     for v in wanted.tolist():

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import io
@@ -689,33 +690,27 @@ class LedgerArrays:
     _expiries: dict[int, npt.NDArray[np.int64]] = attrs.field(
         factory=dict, init=False, repr=False, eq=False
     )
-    _phones: list[tuple[npt.NDArray[np.int64], dict[str, int], dict[str, int]]] = attrs.field(
-        factory=list, init=False, repr=False, eq=False
-    )  # empty until first asked for
 
-    def evidence_phones(
-        self,
-    ) -> tuple[npt.NDArray[np.int64], Mapping[str, int], Mapping[str, int]]:
+    @functools.cached_property
+    def evidence_phones(self) -> tuple[npt.NDArray[np.int64], Mapping[str, int], Mapping[str, int]]:
         """Each row's evidence address as coded phone digits, with two lookups into the codes.
 
         The lookups go from a digit string, and from an address as written (a
-        phone written the same way needs no parsing). Built once per index. The codes have the extra last entry for row -1;
-        -1 means no address.
+        phone written the same way needs no parsing). Built on first use. The
+        codes have the extra last entry for row -1; -1 means no address.
         """
-        if not self._phones:
-            digits: dict[str, int] = {}
-            written: dict[str, int] = {}
-            codes = np.full(len(self.key) + 1, -1, dtype=np.int64)
-            for row, event in enumerate(self.events):
-                evidence = event.evidence
-                if evidence is not None and evidence.address is not None:
-                    code = written.get(evidence.address)
-                    if code is None:
-                        code = digits.setdefault(phone_digits(evidence.address), len(digits))
-                        written[evidence.address] = code
-                    codes[row] = code
-            self._phones.append((codes, digits, written))
-        return self._phones[0]
+        digits: dict[str, int] = {}
+        written: dict[str, int] = {}
+        codes = np.full(len(self.key) + 1, -1, dtype=np.int64)
+        for row, event in enumerate(self.events):
+            evidence = event.evidence
+            if evidence is not None and evidence.address is not None:
+                code = written.get(evidence.address)
+                if code is None:
+                    code = digits.setdefault(phone_digits(evidence.address), len(digits))
+                    written[evidence.address] = code
+                codes[row] = code
+        return codes, digits, written
 
     def local_dates(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.datetime64]:
         """The calendar date of each row's event in the event's own zone."""
