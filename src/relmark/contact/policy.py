@@ -348,15 +348,17 @@ class _Judge:
 
 
 def _zone_of(rule: Rule, zone_name: str | None) -> dt.tzinfo | None:
-    name = rule.tz if isinstance(rule, QuietHours) and rule.tz is not None else zone_name
-    if not rule.zoned and not isinstance(rule, QuietHours):
+    """The zone `rule` reads the clock in: its own `tz`, the customer's, or None if it needs none."""
+    if isinstance(rule, QuietHours) and rule.tz is not None:
+        return zoneinfo.ZoneInfo(rule.tz)
+    if not rule.zoned:
         return None
-    if name is None:
+    if zone_name is None:
         raise PolicyError(
             f"the rule {rule.label!r} counts in the customer's time zone, and the customer has"
             " none.\nHint: set Customer.timezone, or ContactPolicy(fallback_timezone=...)"
         )
-    return zoneinfo.ZoneInfo(name)
+    return zoneinfo.ZoneInfo(zone_name)
 
 
 def _judge(
