@@ -21,13 +21,14 @@ from collections.abc import Mapping
 from typing import Any, Final, Literal, TypeAlias
 
 import attrs
+import narwhals.stable.v2 as nw
 import numpy as np
 import numpy.typing as npt
 
 from relmark._frames import Frame
 from relmark.exceptions import ValidationError
 
-__all__ = ["BACKENDS", "Backend", "Column", "Text", "build_frame", "resolve_backend"]
+__all__ = ["BACKENDS", "Backend", "Column", "Text", "backend_of", "build_frame", "resolve_backend"]
 
 Backend: TypeAlias = Literal["pandas", "polars", "pyarrow"]
 """The dataframe libraries the dataset builders can return."""
@@ -122,6 +123,16 @@ def build_frame(columns: Mapping[str, Column], backend: Backend) -> Frame:
     if backend == "polars":
         return _polars(columns)
     return _pyarrow(columns)
+
+
+def backend_of(frame: nw.DataFrame[Any]) -> Backend:
+    """The backend to build a result like `frame` with (pandas for pandas-like frames)."""
+    implementation = frame.implementation
+    if implementation.is_polars():
+        return "polars"
+    if implementation.is_pyarrow():
+        return "pyarrow"
+    return "pandas"
 
 
 def _is_time(values: npt.NDArray[Any]) -> bool:

@@ -329,7 +329,9 @@ class TimeColumn:
         self.timezone = timezone
 
 
-def time_column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> TimeColumn:
+def time_column(
+    frame: nw.DataFrame[Any], name: object, *, argument: str, nullable: bool = False
+) -> TimeColumn:
     """A timestamp column as wall-clock `datetime64` in its own zone.
 
     Aware timestamp columns are read on the wall clock of their zone (so days
@@ -350,7 +352,8 @@ def time_column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> Tim
     pandas_zone = _pandas_zone(series)
     if pandas_zone is not None:
         # narwhals reads some pandas zones (e.g. "America/New_York") as Unknown.
-        _check_nulls(series, argument)
+        if not nullable:
+            _check_nulls(series, argument)
         native = series.to_native()
         if pandas_zone == "UTC":  # the wall clock is UTC: use pandas' own array, no copy
             return TimeColumn(np.asarray(native.dt.tz_convert(None).to_numpy()), pandas_zone)
@@ -363,11 +366,13 @@ def time_column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> Tim
                 hint=f"attach the zone they were recorded in, e.g. df[{name!r}].dt.tz_localize('UTC')"
                 f" in pandas or pl.col({name!r}).dt.replace_time_zone('UTC') in polars",
             )
-        _check_nulls(series, argument)
+        if not nullable:
+            _check_nulls(series, argument)
         wall = series.dt.replace_time_zone(None)
         return TimeColumn(np.asarray(wall.to_numpy()), dtype.time_zone)
     if isinstance(dtype, nw.Date):
-        _check_nulls(series, argument)
+        if not nullable:
+            _check_nulls(series, argument)
         values = series.to_numpy()
         return TimeColumn(np.asarray(values, dtype="datetime64[D]"), None)
     hint = (
@@ -382,11 +387,14 @@ def time_column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> Tim
     )
 
 
-def utc_column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> npt.NDArray[np.int64]:
+def utc_column(
+    frame: nw.DataFrame[Any], name: object, *, argument: str, nullable: bool = False
+) -> npt.NDArray[np.int64]:
     """An aware timestamp column as int64 microseconds since the epoch, UTC.
 
     Naive timestamps, strings, missing values and date columns are refused
-    (dates are days, not instants).
+    (dates are days, not instants). With `nullable`, a missing value is
+    allowed and reads as the smallest int64 (numpy's NaT).
 
     Examples:
         >>> import pandas as pd
@@ -394,7 +402,7 @@ def utc_column(frame: nw.DataFrame[Any], name: object, *, argument: str) -> npt.
         >>> utc_column(eager_frame(frame), "t", argument="at_col")
         array([0])
     """
-    read = time_column(frame, name, argument=argument)
+    read = time_column(frame, name, argument=argument, nullable=nullable)
     if read.timezone is None:
         raise ValidationError(
             f"{argument} {name!r} holds dates; instants are needed",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 from typing import Final, Literal, TypeAlias, get_args
 
 import numpy as np
@@ -360,3 +361,131 @@ def period_of(us: int, unit: TimeUnit) -> int:
         1
     """
     return int(period_index(np.array([us], dtype="datetime64[us]"), unit)[0])
+
+
+DAY_US: Final = 86_400_000_000
+
+
+class ZoneDays:
+    """A table of one int64 per (zone, day), filled in by `fill(zone, day)` on first use.
+
+    Kernels that need local time look values up for whole arrays at once:
+    the table grows to cover the days asked for, calling `fill` (plain
+    Python: a zone lookup) once per zone and new day, so an array of a
+    million instants over a month costs thirty calls per zone.
+
+    Args:
+        zones: The zones, indexed by the codes passed to `lookup`.
+        fill: The value for (zone, day), the day as days since 1970-01-01.
+    """
+
+    __slots__ = ("_fill", "_lo", "_values", "zones")
+
+    def __init__(self, zones: list[dt.tzinfo], fill: Callable[[dt.tzinfo, int], int]) -> None:
+        self.zones = zones
+        self._fill = fill
+        self._lo = 0
+        self._values = np.zeros((len(zones), 0), dtype=np.int64)
+
+    def lookup(
+        self, zone: npt.NDArray[np.int64], day: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        """The value for each (zone, day) pair."""
+        if not len(day):
+            return np.zeros(0, dtype=np.int64)
+        lo, hi = int(day.min()), int(day.max()) + 1
+        have_lo, have_hi = self._lo, self._lo + self._values.shape[1]
+        if lo < have_lo or hi > have_hi:
+            self._grow(lo, hi)
+        values: npt.NDArray[np.int64] = self._values[zone, day - self._lo]
+        return values
+
+    def _grow(self, lo: int, hi: int) -> None:
+        have_lo, width = self._lo, self._values.shape[1]
+        if width:
+            lo, hi = min(lo, have_lo), max(hi, have_lo + width)
+        values = np.empty((len(self.zones), hi - lo), dtype=np.int64)
+        for z, zone in enumerate(self.zones):
+            for day in range(lo, hi):
+                old = day - have_lo
+                values[z, day - lo] = (
+                    self._values[z, old] if width and 0 <= old < width else self._fill(zone, day)
+                )
+        self._lo, self._values = lo, values
+
+
+def _offset_at(zone: dt.tzinfo, second: int) -> int:
+    offset = (_UTC_EPOCH + dt.timedelta(seconds=second)).astimezone(zone).utcoffset()
+    assert offset is not None
+    return (offset.days * 86_400 + offset.seconds) * 1_000_000 + offset.microseconds
+
+
+def _change_in_day(zone: dt.tzinfo, day: int) -> int:
+    """The instant (UTC µs) in UTC day `day` when `zone`'s offset changes, or the day's end."""
+    lo, hi = day * 86_400, (day + 1) * 86_400
+    before, after = _offset_at(zone, lo), _offset_at(zone, hi)
+    if before == after:
+        return hi * 1_000_000
+    while hi - lo > 1:  # zone changes happen on whole seconds
+        mid = (lo + hi) // 2
+        if _offset_at(zone, mid) == before:
+            lo = mid
+        else:
+            hi = mid
+    return hi * 1_000_000
+
+
+class ZoneClock:
+    """Wall clocks for arrays of instants in several zones (vectorised `local_wall`).
+
+    The offset is read at each UTC midnight and, on a day it changes, the
+    instant of the change is found to the second; so a day holds at most one
+    change, as every zone has since clocks were standardised.
+
+    Examples:
+        >>> import zoneinfo
+        >>> clock = ZoneClock([zoneinfo.ZoneInfo("America/Toronto")])
+        >>> us = np.array([1710054000, 1710054000 + 3600]) * 10**6  # 2024-03-10 07:00 and 08:00 UTC
+        >>> clock.wall_us(us, np.zeros(2, dtype=np.int64)) // 3_600_000_000 % 24  # hours on the wall
+        array([2, 4])
+    """
+
+    __slots__ = ("_change", "_midnight", "_offset", "zones")
+
+    def __init__(self, zones: list[dt.tzinfo]) -> None:
+        self.zones = zones
+        self._offset = ZoneDays(zones, lambda zone, day: _offset_at(zone, day * 86_400))
+        self._change = ZoneDays(zones, _change_in_day)
+        self._midnight = ZoneDays(
+            zones,
+            lambda zone, day: wall_instant(
+                dt.datetime.combine(_DAY_ZERO + dt.timedelta(days=day), dt.time()), zone
+            ),
+        )
+
+    def wall_us(
+        self, us: npt.NDArray[np.int64], zone: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        """The wall clock of each instant in its zone, as µs since a naive 1970-01-01."""
+        day = us // DAY_US
+        before = self._offset.lookup(zone, day)
+        after = self._offset.lookup(zone, day + 1)
+        change = self._change.lookup(zone, day)
+        wall: npt.NDArray[np.int64] = us + np.where(us < change, before, after)
+        return wall
+
+    def local_day(
+        self, us: npt.NDArray[np.int64], zone: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        """The local calendar day of each instant, as days since 1970-01-01."""
+        day: npt.NDArray[np.int64] = self.wall_us(us, zone) // DAY_US
+        return day
+
+    def midnight(
+        self, day: npt.NDArray[np.int64], zone: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        """The first instant of each local day (`wall_instant` of its midnight)."""
+        return self._midnight.lookup(zone, day)
+
+
+_DAY_ZERO: Final = dt.date(1970, 1, 1)

@@ -51,7 +51,7 @@ import numpy as np
 import numpy.typing as npt
 import pendulum
 
-from relmark._backends import Text, build_frame
+from relmark._backends import Text, backend_of, build_frame
 from relmark._frames import Frame, eager_frame, text_codes, utc_column
 from relmark._time import to_datetime, utc_micros, validate_timezone
 from relmark.consent.events import (
@@ -1044,7 +1044,7 @@ def _frame(
         ),
         "legal_deadline": out.deadline,
     }
-    result = build_frame(columns, _backend(frame))
+    result = build_frame(columns, backend_of(frame))
     decided = nw.from_native(result, eager_only=True)
     return nw.concat([frame.select(subject_col), decided], how="horizontal").to_native()
 
@@ -1066,12 +1066,3 @@ def _distinct(
     position = np.zeros(size, dtype=np.int64)
     position[distinct] = np.arange(len(distinct), dtype=np.int64)
     return distinct, position[values]
-
-
-def _backend(frame: nw.DataFrame[Any]) -> Any:
-    implementation = frame.implementation
-    if implementation.is_polars():
-        return "polars"
-    if implementation.is_pyarrow():
-        return "pyarrow"
-    return "pandas"

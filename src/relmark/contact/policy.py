@@ -40,11 +40,24 @@ import datetime as dt
 import operator
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Final
+from typing import Any, Final, Literal
 
 import attrs
+import narwhals.stable.v2 as nw
+import numpy as np
+import numpy.typing as npt
 import pendulum
 
+from relmark._backends import Text, backend_of, build_frame
+from relmark._frames import (
+    Frame,
+    column,
+    eager_frame,
+    float_column,
+    key_column,
+    text_codes,
+    utc_column,
+)
 from relmark._time import (
     from_utc_us,
     local_wall,
@@ -53,14 +66,13 @@ from relmark._time import (
     validate_timezone,
     wall_instant,
 )
+from relmark.contact import _plan
 from relmark.contact.rules import Blackout, FrequencyCap, MinimumGap, QuietHours, Rule, Window
 from relmark.exceptions import PolicyError, ValidationError
 from relmark.models import Channel, Customer, Direction, Touchpoint
 
 __all__ = ["ContactDecision", "ContactPolicy", "Violation"]
 
-_MAX_STEPS: Final = 10_000  # rule-by-rule jumps before next_allowed_at gives up (None)
-_HORIZON_US: Final = 200 * 366 * 86_400 * 1_000_000  # nothing is planned centuries ahead
 _PREFERENCES: Final = "contact"
 _RULE_TYPES: Final = (FrequencyCap, MinimumGap, QuietHours, Blackout)
 
@@ -182,6 +194,111 @@ class ContactPolicy:
     )
     exempt_counts: bool = attrs.field(default=True, validator=_flag, kw_only=True)
     fallback_timezone: str | None = attrs.field(default=None, converter=_fallback, kw_only=True)
+
+    def plan(
+        self,
+        candidates: Frame,
+        history: Frame | None,
+        customers: Frame | None,
+        *,
+        on_block: Literal["drop", "defer"] = "drop",
+        customer_col: str = "customer_id",
+        datetime_col: str = "datetime",
+        channel_col: str = "channel",
+        purpose_col: str = "purpose",
+        priority_col: str | None = "priority",
+        value_col: str | None = "value",
+        id_col: str | None = None,
+        direction_col: str | None = None,
+        timezone_col: str = "timezone",
+    ) -> Frame:
+        """Plan a whole send: every candidate message decided as `check` would, in priority order.
+
+        Each customer's candidates are decided in order of priority (highest
+        first), then value (highest first), then id (or row order); each
+        message planned counts against the ones after it, so the plan as a
+        whole breaks no rule. The answer for every message is the one
+        `check` gives with the customer's history plus the messages planned
+        before it.
+
+        Args:
+            candidates: One row per candidate message: customer, time (aware),
+                channel, purpose (may be missing), priority, value.
+            history: Touchpoints already sent or scheduled (customer, time,
+                channel, purpose, and `direction_col` if given), in any
+                order; None for no history. Rows of customers without a
+                candidate are ignored.
+            customers: One row per customer: `timezone_col` (an IANA name, or
+                missing), and the customer's own wishes when the frame has the
+                columns `max_messages` and `per` ("day", "week", "month") and
+                `paused_until` (aware); None for no zones and no wishes.
+            on_block: "drop" a blocked message, or "defer" it to its next
+                allowed time (dropped when there is none).
+            customer_col: Customer id column, in all three frames.
+            datetime_col: Time column of `candidates` and `history`.
+            channel_col: Channel column ("email", "sms", ...), in both.
+            purpose_col: Purpose column, in both.
+            priority_col: Priority column of `candidates` (higher goes
+                first), or None for all equal.
+            value_col: Value column of `candidates` (higher goes first among
+                equal priorities), or None.
+            id_col: Id column of `candidates` (lower goes first among equal
+                values), or None for row order.
+            direction_col: Direction column of `history` ("inbound",
+                "outbound"; only outbound rows count), or None when every row
+                is an outbound message.
+            timezone_col: Zone column of `customers`.
+
+        Returns:
+            The candidates, in their order and of their frame type, with
+            `allowed` (allowed at its own time), `exempt`, `status`
+            ("planned", "deferred" or "dropped"), `reason` (the refusing
+            rules' labels, joined by "; "; missing when allowed) and `send_at`
+            (the planned time in UTC; missing when dropped).
+
+        Raises:
+            SchemaError: if a column is missing or mistyped.
+            ValidationError: if a time is naive, a channel, direction, zone
+                or wish is unknown, an id is missing, or a customer appears
+                twice in `customers`.
+            PolicyError: if a rule needs a customer's zone and there is none.
+
+        Examples:
+            >>> import pandas as pd
+            >>> from relmark.contact import ContactPolicy, FrequencyCap, Window
+            >>> policy = ContactPolicy([FrequencyCap(1, Window.rolling(days=1))])
+            >>> at = pd.Timestamp("2024-05-01 10:00", tz="UTC")
+            >>> candidates = pd.DataFrame({"customer_id": ["a", "a", "b"], "datetime": at,
+            ...                            "channel": "email", "purpose": "marketing",
+            ...                            "priority": [1, 2, 1], "value": 0.0})
+            >>> out = policy.plan(candidates, None, None, on_block="defer")
+            >>> out[["customer_id", "priority", "status", "send_at"]]
+              customer_id  priority    status                   send_at
+            0           a         1  deferred 2024-05-02 10:00:00+00:00
+            1           a         2   planned 2024-05-01 10:00:00+00:00
+            2           b         1   planned 2024-05-01 10:00:00+00:00
+        """
+        if on_block not in ("drop", "defer"):
+            raise ValidationError(
+                f"on_block must be 'drop' or 'defer', got {on_block!r}",
+                column="on_block",
+                value=on_block,
+            )
+        frame = eager_frame(candidates, argument="candidates")
+        data = _plan_input(
+            self, frame, history, customers, customer_col=customer_col,
+            datetime_col=datetime_col, channel_col=channel_col, purpose_col=purpose_col,
+            priority_col=priority_col, value_col=value_col, id_col=id_col,
+            direction_col=direction_col, timezone_col=timezone_col,
+        )  # fmt: skip
+        found = _plan.plan(
+            data,
+            self.rules,
+            exempt_purposes=self.exempt_purposes,
+            exempt_counts=self.exempt_counts,
+            defer=on_block == "defer",
+        )
+        return _plan_output(frame, found)
 
     def check(
         self, candidate: Touchpoint, history: Iterable[Touchpoint], *, customer: Customer | None
@@ -540,14 +657,302 @@ def _next_allowed(judges: Sequence[_Judge], t0: int) -> int | None:
     again until all agree.
     """
     t = t0
-    for _ in range(_MAX_STEPS):
+    for _ in range(_plan.MAX_STEPS):
         later = t
         for judge in judges:
             if judge.violation(t) is not None:
                 later = max(later, judge.next_allowed(t))
         if later == t:
             return t
-        if later - t0 > _HORIZON_US:
+        if later - t0 > _plan.HORIZON_US:
             return None
         t = later
     return None
+
+
+# --------------------------------------------------------------------------- the frame face
+
+_OUT_COLUMNS: Final = ("allowed", "exempt", "status", "reason", "send_at")
+_STATUS: Final = np.array(["planned", "deferred", "dropped"])
+
+
+def _ids(frame: nw.DataFrame[Any], name: str, argument: str) -> tuple[npt.NDArray[np.int64], Any]:
+    """Customer ids as codes into their distinct values (a numpy array for integer ids, else a list)."""
+    series = column(frame, name, argument=argument)
+    if series.dtype.is_integer():
+        if series.null_count():
+            return text_codes(frame, name, argument=argument, required=True)  # names the row
+        values = np.asarray(series.to_numpy(), dtype=np.int64)
+        distinct, codes = np.unique(values, return_inverse=True)
+        return codes.reshape(-1).astype(np.int64), distinct
+    return text_codes(frame, name, argument=argument, required=True)
+
+
+def _map_ids(
+    codes: npt.NDArray[np.int64], values: Any, known: Any, argument: str
+) -> npt.NDArray[np.int64]:
+    """Codes of another frame's ids in terms of `known` (the candidates' ids); -1 for others."""
+    if isinstance(known, np.ndarray) != isinstance(values, np.ndarray):
+        raise ValidationError(
+            f"{argument} ids and the candidates' ids are of different types"
+            f" ({'integers' if isinstance(values, np.ndarray) else 'strings'} here)",
+            column=argument,
+            hint="use one type of customer id in every frame",
+        )
+    if isinstance(known, np.ndarray):
+        where = np.minimum(np.searchsorted(known, values), max(len(known) - 1, 0))
+        table = (
+            np.where(len(known) and known[where] == values, where, -1)
+            if len(known)
+            else (np.full(len(values), -1, np.int64))
+        )
+    else:
+        lookup = {value: code for code, value in enumerate(known)}
+        table = np.array([lookup.get(value, -1) for value in values], dtype=np.int64)
+    mapped: npt.NDArray[np.int64] = np.asarray(table, dtype=np.int64)[codes]
+    return mapped
+
+
+def _channels(
+    frame: nw.DataFrame[Any], name: str, argument: str
+) -> tuple[npt.NDArray[np.int64], list[Channel]]:
+    codes, values = text_codes(frame, name, argument=argument, required=True)
+    channels = []
+    for code, value in enumerate(values):
+        try:
+            channels.append(Channel(value))
+        except ValueError:
+            raise ValidationError(
+                f"unknown channel {value!r} in {argument}",
+                column=name,
+                row=int(np.argmax(codes == code)),
+                value=value,
+                hint=f"use one of {', '.join(c.value for c in Channel)}",
+            ) from None
+    return codes, channels
+
+
+def _combos(
+    channel: tuple[npt.NDArray[np.int64], list[Channel]],
+    purpose: tuple[npt.NDArray[np.int64], list[str]],
+    combos: dict[tuple[Channel, str | None], int],
+) -> npt.NDArray[np.int64]:
+    """Each row's (channel, purpose) pair as a code into `combos` (extended as pairs appear)."""
+    (c_codes, channels), (p_codes, purposes) = channel, purpose
+    width = len(purposes) + 1
+    pairs, inverse = np.unique(c_codes * width + (p_codes + 1), return_inverse=True)
+    table = np.empty(len(pairs), dtype=np.int64)
+    for k, pair in enumerate(pairs.tolist()):
+        c, p = divmod(pair, width)
+        key = (channels[c], purposes[p - 1] if p else None)
+        table[k] = combos.setdefault(key, len(combos))
+    found: npt.NDArray[np.int64] = table[inverse.reshape(-1)]
+    return found
+
+
+def _plan_input(
+    policy: ContactPolicy,
+    frame: nw.DataFrame[Any],
+    history: Frame | None,
+    customers: Frame | None,
+    *,
+    customer_col: str,
+    datetime_col: str,
+    channel_col: str,
+    purpose_col: str,
+    priority_col: str | None,
+    value_col: str | None,
+    id_col: str | None,
+    direction_col: str | None,
+    timezone_col: str,
+) -> _plan.PlanInput:
+    """Read and check the three frames into the kernel's arrays, before any planning."""
+    clash = [name for name in _OUT_COLUMNS if name in frame.columns]
+    if clash:
+        raise ValidationError(
+            f"candidates already has a column {clash[0]!r}, which the plan adds",
+            column=clash[0],
+            hint="rename or drop it first",
+        )
+    n = len(frame)
+    customer, known = _ids(frame, customer_col, "customer_col")
+    time = utc_column(frame, datetime_col, argument="datetime_col")
+    combos: dict[tuple[Channel, str | None], int] = {}
+    combo = _combos(
+        _channels(frame, channel_col, "channel_col"),
+        text_codes(frame, purpose_col, argument="purpose_col"),
+        combos,
+    )
+    zeros = np.zeros(n)
+    priority = (
+        zeros
+        if priority_col is None
+        else float_column(frame, priority_col, argument="priority_col")
+    )
+    value = zeros if value_col is None else float_column(frame, value_col, argument="value_col")
+    keys: list[npt.NDArray[Any]] = (
+        [] if id_col is None else [key_column(frame, id_col, argument="id_col")[1]]
+    )
+    order = np.lexsort((*keys, -value, -priority, customer)).astype(np.int64)
+
+    n_customers = len(known)
+    if history is None:
+        h_customer = h_time = h_combo = np.zeros(0, np.int64)
+    else:
+        past = eager_frame(history, argument="history")
+        h_codes, h_values = _ids(past, customer_col, "customer_col")
+        h_customer = _map_ids(h_codes, h_values, known, "history")
+        h_time = utc_column(past, datetime_col, argument="datetime_col")
+        h_combo = _combos(
+            _channels(past, channel_col, "channel_col"),
+            text_codes(past, purpose_col, argument="purpose_col"),
+            combos,
+        )
+        keep = h_customer >= 0
+        if direction_col is not None:
+            d_codes, directions = text_codes(
+                past, direction_col, argument="direction_col", required=True
+            )
+            for code, word in enumerate(directions):
+                if word not in ("inbound", "outbound"):
+                    raise ValidationError(
+                        f"unknown direction {word!r}",
+                        column=direction_col,
+                        row=int(np.argmax(d_codes == code)),
+                        value=word,
+                        hint="use 'inbound' or 'outbound'",
+                    )
+            outbound = directions.index("outbound") if "outbound" in directions else -2
+            keep &= d_codes == outbound
+        h_customer, h_time, h_combo = h_customer[keep], h_time[keep], h_combo[keep]
+
+    zone_name = np.full(n_customers, -1, np.int64)
+    zone_names: list[str] = []
+    wish_limit = np.zeros(n_customers, np.int64)
+    wish_unit = np.full(n_customers, "", dtype="<U5")
+    paused = np.full(n_customers, -_plan.NEVER, np.int64)
+    if customers is not None:
+        people = eager_frame(customers, argument="customers")
+        p_codes, p_values = _ids(people, customer_col, "customer_col")
+        if len(np.unique(p_codes)) != len(p_codes):
+            row = _first_repeat(p_codes)
+            raise ValidationError(
+                "customers lists a customer twice",
+                column=customer_col,
+                row=row,
+                hint="give one row per customer",
+            )
+        who = _map_ids(p_codes, p_values, known, "customers")
+        mine = who >= 0
+        z_codes, z_values = text_codes(people, timezone_col, argument="timezone_col")
+        for zone in z_values:
+            validate_timezone(zone, argument="timezone_col")
+        zone_name[who[mine]] = z_codes[mine]
+        zone_names = list(z_values)
+        if "max_messages" in people.columns or "per" in people.columns:
+            wish_limit, wish_unit = _wished_caps(people, who)
+        if "paused_until" in people.columns:
+            until = utc_column(people, "paused_until", argument="paused_until", nullable=True)
+            has = mine & (until != np.iinfo(np.int64).min)
+            paused[who[has]] = until[has]
+    fallback = policy.fallback_timezone
+    if fallback is not None:
+        if fallback not in zone_names:
+            zone_names.append(fallback)
+        zone_name[zone_name < 0] = zone_names.index(fallback)
+    for rule in policy.rules:
+        if isinstance(rule, QuietHours) and rule.tz is not None and rule.tz not in zone_names:
+            zone_names.append(rule.tz)
+    combo_list = sorted(combos, key=combos.__getitem__)
+    data = _plan.PlanInput(
+        customer=customer, time=time, combo=combo, order=order,
+        history_customer=h_customer, history_time=h_time, history_combo=h_combo,
+        combos=combo_list, zone=zone_name, zones=[zoneinfo.ZoneInfo(z) for z in zone_names],
+        wish_limit=wish_limit, wish_unit=wish_unit, paused_until=paused,
+    )  # fmt: skip
+    _needs_zone(policy, data, known)
+    return data
+
+
+def _first_repeat(codes: npt.NDArray[np.int64]) -> int:
+    seen: set[int] = set()
+    for row, code in enumerate(codes.tolist()):
+        if code in seen:
+            return row
+        seen.add(code)
+    return 0
+
+
+def _wished_caps(
+    people: nw.DataFrame[Any], who: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.str_]]:
+    """Each customer's own maximum: `max_messages` per `per`, checked as `_wishes` checks them."""
+    n = int(who.max()) + 1 if len(who) else 0
+    limit = np.zeros(max(n, 0), np.int64)
+    unit = np.full(max(n, 0), "", dtype="<U5")
+    counts = column(people, "max_messages", argument="max_messages").to_list()
+    pers = column(people, "per", argument="per").to_list()
+    for row, (count, per, code) in enumerate(zip(counts, pers, who.tolist(), strict=True)):
+        if (count is None or count != count) and per is None:
+            continue
+        try:
+            cap = FrequencyCap(count, Window.calendar(per))
+        except ValidationError as error:
+            raise ValidationError(
+                f"customers: {error.message}", column="max_messages", row=row,
+                value=(count, per), hint="for example max_messages=2 and per='week'",
+            ) from None  # fmt: skip
+        if code >= 0:
+            limit[code], unit[code] = cap.limit, per
+    return limit, unit
+
+
+def _needs_zone(policy: ContactPolicy, data: _plan.PlanInput, known: Any) -> None:
+    """`PolicyError` if a judged message has a rule needing a zone its customer lacks, as in `check`."""
+    lacking = data.zone[data.customer] < 0
+    if not lacking.any():
+        return
+    combos = data.combos
+    exempt = np.array([p in policy.exempt_purposes for _, p in combos], dtype=bool)
+    judged = lacking & ~exempt[data.combo]
+    wished = data.wish_unit[data.customer] != ""
+    for rule in policy.rules:
+        if not rule.zoned:
+            continue
+        covers = np.array([rule.applies(c, p) for c, p in combos], dtype=bool)
+        rows = np.flatnonzero(judged & covers[data.combo])
+        if len(rows):
+            _no_zone(rule.label, known[int(data.customer[rows[0]])], int(rows[0]))
+    rows = np.flatnonzero(judged & wished)
+    if len(rows):
+        _no_zone("the customer's maximum", known[int(data.customer[rows[0]])], int(rows[0]))
+
+
+def _no_zone(label: str, who: object, row: int) -> None:
+    raise PolicyError(
+        f"the rule {label!r} counts in the customer's time zone, and customer {who!r}"
+        f" (candidates row {row}) has none.\nHint: give customers a timezone column, or"
+        " ContactPolicy(fallback_timezone=...)"
+    )
+
+
+def _plan_output(frame: nw.DataFrame[Any], found: _plan.Plan) -> Frame:
+    planned = found.planned_at < _plan.NEVER
+    status = np.where(found.allowed, 0, np.where(planned, 1, 2))
+    masks, inverse = np.unique(found.refused_by, return_inverse=True)
+    reason_code = inverse.reshape(-1)
+    reasons = [
+        "; ".join(label for j, label in enumerate(found.labels) if m >> j & 1)
+        for m in masks.tolist()
+    ]
+    reason_code = np.where(found.allowed, -1, reason_code)
+    send_at = np.where(planned, found.planned_at, np.iinfo(np.int64).min).astype("datetime64[us]")
+    columns: dict[str, Any] = {
+        "allowed": found.allowed,
+        "exempt": found.exempt,
+        "status": Text(status, _STATUS),
+        "reason": Text(reason_code, np.array(reasons or [""], dtype=str)),
+        "send_at": send_at,
+    }
+    decided = nw.from_native(build_frame(columns, backend_of(frame)), eager_only=True)
+    return nw.concat([frame, decided], how="horizontal").to_native()
