@@ -10,6 +10,7 @@ timestamp column is refused. The caller's frame is never modified.
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Mapping, Sequence
 from importlib.util import find_spec
 from typing import Any, TypeAlias
@@ -161,8 +162,9 @@ def text_codes(
         codes = np.asarray(raw, dtype=np.int64)
         values = np.asarray(found, dtype=object).tolist()  # list(found) is 10x slower
     elif find_spec("pyarrow") is not None:
-        encoded = series.to_arrow().dictionary_encode()
-        indices = encoded.indices
+        pa = importlib.import_module("pyarrow")
+        encoded = series.to_arrow().dictionary_encode()  # a categorical column is one already,
+        indices = encoded.indices.cast(pa.int64())  # possibly with unsigned indices
         codes = np.asarray(indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
         values = encoded.dictionary.to_pylist()
     else:  # no pyarrow: one dict lookup per row

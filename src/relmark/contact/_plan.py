@@ -35,7 +35,7 @@ from relmark._time import ZoneClock, ZoneDays, wall_instant
 from relmark.contact.rules import Blackout, FrequencyCap, MinimumGap, QuietHours, Rule
 from relmark.models import Channel
 
-__all__ = ["HORIZON_US", "MAX_STEPS", "NEVER", "Plan", "PlanInput", "plan"]
+__all__ = ["HORIZON_US", "MAX_STEPS", "NEVER", "Plan", "PlanInput", "plan", "reach_us"]
 
 I64 = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -107,6 +107,26 @@ class Plan:
     ) -> None:
         self.allowed, self.exempt, self.refused_by = allowed, exempt, refused_by
         self.planned_at, self.labels = planned_at, labels
+
+
+_CALENDAR_REACH_US: Final = 33 * 86_400 * 1_000_000  # a month, and a day's offsets either side
+
+
+def reach_us(rules: Sequence[Rule]) -> int:
+    """How long before a message's time history can still count for it.
+
+    The longest rolling window or gap, and at least a calendar month (the
+    longest calendar period, for the rules' and the customers' own caps).
+    Judging only moves forward in time (a deferred message goes later), so
+    history older than this before the earliest candidate counts nowhere.
+    """
+    reach = _CALENDAR_REACH_US
+    for rule in rules:
+        if isinstance(rule, MinimumGap):
+            reach = max(reach, rule.gap_us)
+        elif isinstance(rule, FrequencyCap) and rule.window.kind == "rolling":
+            reach = max(reach, rule.window.length_us)
+    return reach + 1
 
 
 # --------------------------------------------------------------------------- counting

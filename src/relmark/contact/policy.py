@@ -676,41 +676,56 @@ _OUT_COLUMNS: Final = ("allowed", "exempt", "status", "reason", "send_at")
 _STATUS: Final = np.array(["planned", "deferred", "dropped"])
 
 
-def _ids(frame: nw.DataFrame[Any], name: str, argument: str) -> tuple[npt.NDArray[np.int64], Any]:
-    """Customer ids as codes into their distinct values (a numpy array for integer ids, else a list)."""
-    series = column(frame, name, argument=argument)
-    if series.dtype.is_integer():
-        if series.null_count():
-            return text_codes(frame, name, argument=argument, required=True)  # names the row
-        values = np.asarray(series.to_numpy(), dtype=np.int64)
-        distinct, codes = np.unique(values, return_inverse=True)
-        return codes.reshape(-1).astype(np.int64), distinct
-    return text_codes(frame, name, argument=argument, required=True)
+class _Ids:
+    """A frame's customer ids: integers as they are, anything else as codes into distinct strings."""
 
+    def __init__(self, frame: nw.DataFrame[Any], name: str, argument: str) -> None:
+        series = column(frame, name, argument=argument)
+        self.ints: npt.NDArray[np.int64] | None = None
+        self.codes: npt.NDArray[np.int64] = np.zeros(0, np.int64)
+        self.values: list[str] = []
+        if series.dtype.is_integer():
+            if series.null_count():
+                row = int(np.argmax(series.is_null().to_numpy()))
+                raise ValidationError(
+                    f"missing value in {argument}", column=name, row=row,
+                    hint="drop the rows without a customer id",
+                )  # fmt: skip
+            self.ints = np.asarray(series.to_numpy(), dtype=np.int64)
+        else:
+            self.codes, self.values = text_codes(frame, name, argument=argument, required=True)
 
-def _map_ids(
-    codes: npt.NDArray[np.int64], values: Any, known: Any, argument: str
-) -> npt.NDArray[np.int64]:
-    """Codes of another frame's ids in terms of `known` (the candidates' ids); -1 for others."""
-    if isinstance(known, np.ndarray) != isinstance(values, np.ndarray):
-        raise ValidationError(
-            f"{argument} ids and the candidates' ids are of different types"
-            f" ({'integers' if isinstance(values, np.ndarray) else 'strings'} here)",
-            column=argument,
-            hint="use one type of customer id in every frame",
-        )
-    if isinstance(known, np.ndarray):
-        where = np.minimum(np.searchsorted(known, values), max(len(known) - 1, 0))
-        table = (
-            np.where(len(known) and known[where] == values, where, -1)
-            if len(known)
-            else (np.full(len(values), -1, np.int64))
-        )
-    else:
-        lookup = {value: code for code, value in enumerate(known)}
-        table = np.array([lookup.get(value, -1) for value in values], dtype=np.int64)
-    mapped: npt.NDArray[np.int64] = np.asarray(table, dtype=np.int64)[codes]
-    return mapped
+    def dense(self) -> tuple[npt.NDArray[np.int64], Any]:
+        """Codes 0 .. n-1 and the distinct ids they stand for."""
+        if self.ints is None:
+            return self.codes, self.values
+        known, codes = np.unique(self.ints, return_inverse=True)
+        return codes.reshape(-1).astype(np.int64), known
+
+    def match(self, known: Any, argument: str) -> npt.NDArray[np.int64]:
+        """Each row's code among `known` (another frame's `dense` ids), -1 where absent."""
+        if (self.ints is None) != (not isinstance(known, np.ndarray)):
+            raise ValidationError(
+                f"the customer ids of {argument} and of candidates are of different types",
+                column=argument,
+                hint="use one type of customer id (all integers or all strings) in every frame",
+            )
+        if self.ints is None:
+            lookup = {value: code for code, value in enumerate(known)}
+            table = np.array([lookup.get(v, -1) for v in self.values] + [-1], dtype=np.int64)
+            found: npt.NDArray[np.int64] = table[self.codes]
+            return found
+        ints = self.ints
+        if not len(known) or not len(ints):
+            return np.full(len(ints), -1, np.int64)
+        lo, hi = int(known[0]), int(known[-1])
+        if hi - lo < 4 * (len(ints) + len(known)) + 1024:  # a direct table: one gather
+            table = np.full(hi - lo + 1, -1, np.int64)
+            table[known - lo] = np.arange(len(known))
+            inside = (ints >= lo) & (ints <= hi)
+            return np.where(inside, table[np.clip(ints - lo, 0, hi - lo)], -1)
+        where = np.minimum(np.searchsorted(known, ints), len(known) - 1)
+        return np.where(known[where] == ints, where, -1)
 
 
 def _channels(
@@ -740,13 +755,14 @@ def _combos(
     """Each row's (channel, purpose) pair as a code into `combos` (extended as pairs appear)."""
     (c_codes, channels), (p_codes, purposes) = channel, purpose
     width = len(purposes) + 1
-    pairs, inverse = np.unique(c_codes * width + (p_codes + 1), return_inverse=True)
-    table = np.empty(len(pairs), dtype=np.int64)
-    for k, pair in enumerate(pairs.tolist()):
+    packed = c_codes * width + (p_codes + 1)
+    seen = np.zeros(len(channels) * width, dtype=bool)
+    seen[packed] = True
+    table = np.full(len(seen), -1, dtype=np.int64)
+    for pair in np.flatnonzero(seen).tolist():
         c, p = divmod(pair, width)
-        key = (channels[c], purposes[p - 1] if p else None)
-        table[k] = combos.setdefault(key, len(combos))
-    found: npt.NDArray[np.int64] = table[inverse.reshape(-1)]
+        table[pair] = combos.setdefault((channels[c], purposes[p - 1] if p else None), len(combos))
+    found: npt.NDArray[np.int64] = table[packed]
     return found
 
 
@@ -775,7 +791,7 @@ def _plan_input(
             hint="rename or drop it first",
         )
     n = len(frame)
-    customer, known = _ids(frame, customer_col, "customer_col")
+    customer, known = _Ids(frame, customer_col, "customer_col").dense()
     time = utc_column(frame, datetime_col, argument="datetime_col")
     combos: dict[tuple[Channel, str | None], int] = {}
     combo = _combos(
@@ -800,15 +816,17 @@ def _plan_input(
         h_customer = h_time = h_combo = np.zeros(0, np.int64)
     else:
         past = eager_frame(history, argument="history")
-        h_codes, h_values = _ids(past, customer_col, "customer_col")
-        h_customer = _map_ids(h_codes, h_values, known, "history")
+        h_customer = _Ids(past, customer_col, "customer_col").match(known, "history")
         h_time = utc_column(past, datetime_col, argument="datetime_col")
         h_combo = _combos(
             _channels(past, channel_col, "channel_col"),
             text_codes(past, purpose_col, argument="purpose_col"),
             combos,
         )
+        # History before every window any candidate can be judged in counts nowhere.
         keep = h_customer >= 0
+        if len(time):
+            keep &= h_time >= int(time.min()) - _plan.reach_us(policy.rules)
         if direction_col is not None:
             d_codes, directions = text_codes(
                 past, direction_col, argument="direction_col", required=True
@@ -833,24 +851,23 @@ def _plan_input(
     paused = np.full(n_customers, -_plan.NEVER, np.int64)
     if customers is not None:
         people = eager_frame(customers, argument="customers")
-        p_codes, p_values = _ids(people, customer_col, "customer_col")
-        if len(np.unique(p_codes)) != len(p_codes):
-            row = _first_repeat(p_codes)
+        who = _Ids(people, customer_col, "customer_col").match(known, "customers")
+        mine = who >= 0
+        if len(np.unique(who[mine])) != int(mine.sum()):
+            row = _first_repeat(np.where(mine, who, -1 - np.arange(len(who))))
             raise ValidationError(
                 "customers lists a customer twice",
                 column=customer_col,
                 row=row,
                 hint="give one row per customer",
             )
-        who = _map_ids(p_codes, p_values, known, "customers")
-        mine = who >= 0
         z_codes, z_values = text_codes(people, timezone_col, argument="timezone_col")
         for zone in z_values:
             validate_timezone(zone, argument="timezone_col")
         zone_name[who[mine]] = z_codes[mine]
         zone_names = list(z_values)
         if "max_messages" in people.columns or "per" in people.columns:
-            wish_limit, wish_unit = _wished_caps(people, who)
+            wish_limit, wish_unit = _wished_caps(people, who, n_customers)
         if "paused_until" in people.columns:
             until = utc_column(people, "paused_until", argument="paused_until", nullable=True)
             has = mine & (until != np.iinfo(np.int64).min)
@@ -884,12 +901,11 @@ def _first_repeat(codes: npt.NDArray[np.int64]) -> int:
 
 
 def _wished_caps(
-    people: nw.DataFrame[Any], who: npt.NDArray[np.int64]
+    people: nw.DataFrame[Any], who: npt.NDArray[np.int64], n: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.str_]]:
     """Each customer's own maximum: `max_messages` per `per`, checked as `_wishes` checks them."""
-    n = int(who.max()) + 1 if len(who) else 0
-    limit = np.zeros(max(n, 0), np.int64)
-    unit = np.full(max(n, 0), "", dtype="<U5")
+    limit = np.zeros(n, np.int64)
+    unit = np.full(n, "", dtype="<U5")
     counts = column(people, "max_messages", argument="max_messages").to_list()
     pers = column(people, "per", argument="per").to_list()
     for row, (count, per, code) in enumerate(zip(counts, pers, who.tolist(), strict=True)):
