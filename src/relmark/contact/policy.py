@@ -51,7 +51,6 @@ import pendulum
 from relmark._backends import Text, backend_of, build_frame
 from relmark._frames import (
     Frame,
-    column,
     eager_frame,
     float_column,
     key_column,
@@ -66,7 +65,7 @@ from relmark._time import (
     validate_timezone,
     wall_instant,
 )
-from relmark.contact import _plan
+from relmark.contact import _plan, _read
 from relmark.contact.rules import Blackout, FrequencyCap, MinimumGap, QuietHours, Rule, Window
 from relmark.exceptions import PolicyError, ValidationError
 from relmark.models import Channel, Customer, Direction, Touchpoint
@@ -676,96 +675,6 @@ _OUT_COLUMNS: Final = ("allowed", "exempt", "status", "reason", "send_at")
 _STATUS: Final = np.array(["planned", "deferred", "dropped"])
 
 
-class _Ids:
-    """A frame's customer ids: integers as they are, anything else as codes into distinct strings."""
-
-    def __init__(self, frame: nw.DataFrame[Any], name: str, argument: str) -> None:
-        series = column(frame, name, argument=argument)
-        self.ints: npt.NDArray[np.int64] | None = None
-        self.codes: npt.NDArray[np.int64] = np.zeros(0, np.int64)
-        self.values: list[str] = []
-        if series.dtype.is_integer():
-            if series.null_count():
-                row = int(np.argmax(series.is_null().to_numpy()))
-                raise ValidationError(
-                    f"missing value in {argument}", column=name, row=row,
-                    hint="drop the rows without a customer id",
-                )  # fmt: skip
-            self.ints = np.asarray(series.to_numpy(), dtype=np.int64)
-        else:
-            self.codes, self.values = text_codes(frame, name, argument=argument, required=True)
-
-    def dense(self) -> tuple[npt.NDArray[np.int64], Any]:
-        """Codes 0 .. n-1 and the distinct ids they stand for."""
-        if self.ints is None:
-            return self.codes, self.values
-        known, codes = np.unique(self.ints, return_inverse=True)
-        return codes.reshape(-1).astype(np.int64), known
-
-    def match(self, known: Any, argument: str) -> npt.NDArray[np.int64]:
-        """Each row's code among `known` (another frame's `dense` ids), -1 where absent."""
-        if (self.ints is None) != (not isinstance(known, np.ndarray)):
-            raise ValidationError(
-                f"the customer ids of {argument} and of candidates are of different types",
-                column=argument,
-                hint="use one type of customer id (all integers or all strings) in every frame",
-            )
-        if self.ints is None:
-            lookup = {value: code for code, value in enumerate(known)}
-            table = np.array([lookup.get(v, -1) for v in self.values] + [-1], dtype=np.int64)
-            found: npt.NDArray[np.int64] = table[self.codes]
-            return found
-        ints = self.ints
-        if not len(known) or not len(ints):
-            return np.full(len(ints), -1, np.int64)
-        lo, hi = int(known[0]), int(known[-1])
-        if hi - lo < 4 * (len(ints) + len(known)) + 1024:  # a direct table: one gather
-            table = np.full(hi - lo + 1, -1, np.int64)
-            table[known - lo] = np.arange(len(known))
-            inside = (ints >= lo) & (ints <= hi)
-            return np.where(inside, table[np.clip(ints - lo, 0, hi - lo)], -1)
-        where = np.minimum(np.searchsorted(known, ints), len(known) - 1)
-        return np.where(known[where] == ints, where, -1)
-
-
-def _channels(
-    frame: nw.DataFrame[Any], name: str, argument: str
-) -> tuple[npt.NDArray[np.int64], list[Channel]]:
-    codes, values = text_codes(frame, name, argument=argument, required=True)
-    channels = []
-    for code, value in enumerate(values):
-        try:
-            channels.append(Channel(value))
-        except ValueError:
-            raise ValidationError(
-                f"unknown channel {value!r} in {argument}",
-                column=name,
-                row=int(np.argmax(codes == code)),
-                value=value,
-                hint=f"use one of {', '.join(c.value for c in Channel)}",
-            ) from None
-    return codes, channels
-
-
-def _combos(
-    channel: tuple[npt.NDArray[np.int64], list[Channel]],
-    purpose: tuple[npt.NDArray[np.int64], list[str]],
-    combos: dict[tuple[Channel, str | None], int],
-) -> npt.NDArray[np.int64]:
-    """Each row's (channel, purpose) pair as a code into `combos` (extended as pairs appear)."""
-    (c_codes, channels), (p_codes, purposes) = channel, purpose
-    width = len(purposes) + 1
-    packed = c_codes * width + (p_codes + 1)
-    seen = np.zeros(len(channels) * width, dtype=bool)
-    seen[packed] = True
-    table = np.full(len(seen), -1, dtype=np.int64)
-    for pair in np.flatnonzero(seen).tolist():
-        c, p = divmod(pair, width)
-        table[pair] = combos.setdefault((channels[c], purposes[p - 1] if p else None), len(combos))
-    found: npt.NDArray[np.int64] = table[packed]
-    return found
-
-
 def _plan_input(
     policy: ContactPolicy,
     frame: nw.DataFrame[Any],
@@ -791,11 +700,11 @@ def _plan_input(
             hint="rename or drop it first",
         )
     n = len(frame)
-    customer, known = _Ids(frame, customer_col, "customer_col").dense()
+    customer, known = _read.Ids(frame, customer_col, "customer_col").dense()
     time = utc_column(frame, datetime_col, argument="datetime_col")
     combos: dict[tuple[Channel, str | None], int] = {}
-    combo = _combos(
-        _channels(frame, channel_col, "channel_col"),
+    combo = _read.combos(
+        _read.channels(frame, channel_col, "channel_col"),
         text_codes(frame, purpose_col, argument="purpose_col"),
         combos,
     )
@@ -812,115 +721,26 @@ def _plan_input(
     order = np.lexsort((*keys, -value, -priority, customer)).astype(np.int64)
 
     n_customers = len(known)
-    if history is None:
-        h_customer = h_time = h_combo = np.zeros(0, np.int64)
-    else:
-        past = eager_frame(history, argument="history")
-        h_customer = _Ids(past, customer_col, "customer_col").match(known, "history")
-        h_time = utc_column(past, datetime_col, argument="datetime_col")
-        h_combo = _combos(
-            _channels(past, channel_col, "channel_col"),
-            text_codes(past, purpose_col, argument="purpose_col"),
-            combos,
-        )
-        # History before every window any candidate can be judged in counts nowhere.
-        keep = h_customer >= 0
-        if len(time):
-            keep &= h_time >= int(time.min()) - _plan.reach_us(policy.rules)
-        if direction_col is not None:
-            d_codes, directions = text_codes(
-                past, direction_col, argument="direction_col", required=True
-            )
-            for code, word in enumerate(directions):
-                if word not in ("inbound", "outbound"):
-                    raise ValidationError(
-                        f"unknown direction {word!r}",
-                        column=direction_col,
-                        row=int(np.argmax(d_codes == code)),
-                        value=word,
-                        hint="use 'inbound' or 'outbound'",
-                    )
-            outbound = directions.index("outbound") if "outbound" in directions else -2
-            keep &= d_codes == outbound
-        h_customer, h_time, h_combo = h_customer[keep], h_time[keep], h_combo[keep]
-
-    zone_name = np.full(n_customers, -1, np.int64)
-    zone_names: list[str] = []
-    wish_limit = np.zeros(n_customers, np.int64)
-    wish_unit = np.full(n_customers, "", dtype="<U5")
-    paused = np.full(n_customers, -_plan.NEVER, np.int64)
-    if customers is not None:
-        people = eager_frame(customers, argument="customers")
-        who = _Ids(people, customer_col, "customer_col").match(known, "customers")
-        mine = who >= 0
-        if len(np.unique(who[mine])) != int(mine.sum()):
-            row = _first_repeat(np.where(mine, who, -1 - np.arange(len(who))))
-            raise ValidationError(
-                "customers lists a customer twice",
-                column=customer_col,
-                row=row,
-                hint="give one row per customer",
-            )
-        z_codes, z_values = text_codes(people, timezone_col, argument="timezone_col")
-        for zone in z_values:
-            validate_timezone(zone, argument="timezone_col")
-        zone_name[who[mine]] = z_codes[mine]
-        zone_names = list(z_values)
-        if "max_messages" in people.columns or "per" in people.columns:
-            wish_limit, wish_unit = _wished_caps(people, who, n_customers)
-        if "paused_until" in people.columns:
-            until = utc_column(people, "paused_until", argument="paused_until", nullable=True)
-            has = mine & (until != np.iinfo(np.int64).min)
-            paused[who[has]] = until[has]
-    fallback = policy.fallback_timezone
-    if fallback is not None:
-        if fallback not in zone_names:
-            zone_names.append(fallback)
-        zone_name[zone_name < 0] = zone_names.index(fallback)
-    for rule in policy.rules:
-        if isinstance(rule, QuietHours) and rule.tz is not None and rule.tz not in zone_names:
-            zone_names.append(rule.tz)
+    since = int(time.min()) - _plan.reach_us(policy.rules) if len(time) else 0
+    h_customer, h_time, h_combo = _read.history(
+        history, known, combos, since=since, customer_col=customer_col,
+        datetime_col=datetime_col, channel_col=channel_col, purpose_col=purpose_col,
+        direction_col=direction_col,
+    )  # fmt: skip
+    people = _read.customers(
+        customers, known, n_customers, customer_col=customer_col, timezone_col=timezone_col,
+        fallback=policy.fallback_timezone,
+        zones=[r.tz for r in policy.rules if isinstance(r, QuietHours) and r.tz is not None],
+    )  # fmt: skip
     combo_list = sorted(combos, key=combos.__getitem__)
     data = _plan.PlanInput(
         customer=customer, time=time, combo=combo, order=order,
         history_customer=h_customer, history_time=h_time, history_combo=h_combo,
-        combos=combo_list, zone=zone_name, zones=[zoneinfo.ZoneInfo(z) for z in zone_names],
-        wish_limit=wish_limit, wish_unit=wish_unit, paused_until=paused,
+        combos=combo_list, zone=people.zone, zones=people.tzinfos,
+        wish_limit=people.wish_limit, wish_unit=people.wish_unit, paused_until=people.paused,
     )  # fmt: skip
     _needs_zone(policy, data, known)
     return data
-
-
-def _first_repeat(codes: npt.NDArray[np.int64]) -> int:
-    seen: set[int] = set()
-    for row, code in enumerate(codes.tolist()):
-        if code in seen:
-            return row
-        seen.add(code)
-    return 0
-
-
-def _wished_caps(
-    people: nw.DataFrame[Any], who: npt.NDArray[np.int64], n: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.str_]]:
-    """Each customer's own maximum: `max_messages` per `per`, checked as `_wishes` checks them."""
-    limit = np.zeros(n, np.int64)
-    unit = np.full(n, "", dtype="<U5")
-    counts = column(people, "max_messages", argument="max_messages").to_list()
-    pers = column(people, "per", argument="per").to_list()
-    for row, (count, per, code) in enumerate(zip(counts, pers, who.tolist(), strict=True)):
-        if (count is None or count != count) and per is None:
-            continue
-        try:
-            cap = FrequencyCap(count, Window.calendar(per))
-        except ValidationError as error:
-            raise ValidationError(
-                f"customers: {error.message}", column="max_messages", row=row,
-                value=(count, per), hint="for example max_messages=2 and per='week'",
-            ) from None  # fmt: skip
-        if code >= 0:
-            limit[code], unit[code] = cap.limit, per
-    return limit, unit
 
 
 def _needs_zone(policy: ContactPolicy, data: _plan.PlanInput, known: Any) -> None:
