@@ -25,7 +25,7 @@ same answers for a million messages at once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Final
 
 import numpy as np
@@ -35,7 +35,7 @@ from relmark._time import ZoneClock, ZoneDays, wall_instant
 from relmark.contact.rules import Blackout, FrequencyCap, MinimumGap, QuietHours, Rule
 from relmark.models import Channel
 
-__all__ = ["HORIZON_US", "MAX_STEPS", "NEVER", "Plan", "PlanInput", "plan", "reach_us"]
+__all__ = ["HORIZON_US", "MAX_STEPS", "NEVER", "Plan", "PlanInput", "plan", "pressure", "reach_us"]
 
 I64 = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -135,7 +135,7 @@ def reach_us(rules: Sequence[Rule]) -> int:
 class _History:
     """One rule scope's history as sorted (customer, time) keys, for counting by binary search."""
 
-    def __init__(self, customer: I64, times: I64, n_customers: int) -> None:
+    def __init__(self, customer: I64, times: I64) -> None:
         if len(times):
             step = 1
             for candidate in (1_000_000, 1_000):
@@ -461,25 +461,82 @@ def plan(
     defer: bool,
 ) -> Plan:
     """Decide every candidate in `data` as `ContactPolicy.check` would, in `data.order`."""
-    n_customers = len(data.zone)
-    # Customers in chunks whose history keys fit in 64 bits (one chunk unless times are µs-exact
-    # over a long span for very many customers).
-    times = data.history_time
-    chunks = 1
-    while not _History.fits(times, -(-n_customers // chunks)):
-        chunks *= 2
-    if chunks == 1:
-        return _plan_chunk(data, rules, exempt_purposes, exempt_counts, defer)
-    size = -(-n_customers // chunks)
     n = len(data.customer)
     out = Plan(np.zeros(n, bool), np.zeros(n, bool), np.zeros(n, np.int64),
                np.full(n, NEVER, np.int64), [])  # fmt: skip
+    for rows, part in _chunks(data):
+        found = _plan_chunk(part, _Judges(part, rules, exempt_purposes, exempt_counts), defer)
+        out.allowed[rows], out.exempt[rows] = found.allowed, found.exempt
+        out.refused_by[rows], out.planned_at[rows] = found.refused_by, found.planned_at
+        out.labels = found.labels
+    return out
+
+
+def pressure(
+    data: PlanInput, rules: Sequence[Rule], *, exempt_purposes: frozenset[str], exempt_counts: bool
+) -> tuple[list[str], list[str], I64, I64]:
+    """Per customer and cap: messages in the window holding its candidate's time, and the limit.
+
+    `data` has one candidate per customer (customer i in row i). Rolling
+    windows end at that time, (t - d, t]; calendar windows are the local
+    period holding it. Returns the caps' labels and windows in words, and
+    (customers x caps) arrays of counts and limits.
+    """
+    labels: list[str] = []
+    windows: list[str] = []
+    n = len(data.zone)
+    counts: list[I64] = []
+    limits: list[I64] = []
+    for rows, part in _chunks(data):
+        judges = _Judges(part, rules, exempt_purposes, exempt_counts)
+        m = len(part.customer)
+        rnd = _Round(np.arange(m), part.customer, part.time, np.zeros((m, 0), np.int64),
+                     [np.zeros((m, 0), bool)] * len(judges.counters))  # fmt: skip
+        i = np.arange(m)
+        t = part.time
+        caps = [(j, w) for j, w in zip(judges.judges, judges.windows, strict=True) if w]
+        if not counts:
+            labels, windows = [j.label for j, _ in caps], [w for _, w in caps]
+            counts = [np.zeros(n, np.int64) for _ in caps]
+            limits = [np.zeros(n, np.int64) for _ in caps]
+        for k, (judge, _) in enumerate(caps):
+            if isinstance(judge, _Rolling):
+                counts[k][rows] = judge.counter.count(rnd, i, t - judge.d + 1, t + 1)
+                limits[k][rows] = judge.limit
+            else:
+                assert isinstance(judge, _Calendar)
+                start, end = judge.bounds(rnd, i, t)
+                counts[k][rows] = judge.counter.count(rnd, i, start, end)
+                limits[k][rows] = judge.limit[part.customer]
+    shape = (n, len(labels))
+    return (
+        labels,
+        windows,
+        np.stack(counts, axis=1) if counts else np.zeros(shape, np.int64),
+        np.stack(limits, axis=1) if limits else np.zeros(shape, np.int64),
+    )
+
+
+def _chunks(data: PlanInput) -> Iterator[tuple[I64 | slice, PlanInput]]:
+    """`data` split into customers whose history keys fit in 64 bits, with each part's rows.
+
+    One part unless history times are µs-exact over a long span for very
+    many customers.
+    """
+    n_customers, n = len(data.zone), len(data.customer)
+    chunks = 1
+    while not _History.fits(data.history_time, -(-n_customers // chunks)):
+        chunks *= 2
+    if chunks == 1:
+        yield slice(None), data
+        return
+    size = -(-n_customers // chunks)
     for lo in range(0, n_customers, size):
         rows = np.flatnonzero((data.customer >= lo) & (data.customer < lo + size))
         hist = np.flatnonzero((data.history_customer >= lo) & (data.history_customer < lo + size))
         local = np.full(n, -1, np.int64)
         local[rows] = np.arange(len(rows))
-        part = PlanInput(
+        yield rows, PlanInput(
             customer=data.customer[rows] - lo, time=data.time[rows], combo=data.combo[rows],
             order=local[data.order[np.isin(data.order, rows)]],
             history_customer=data.history_customer[hist] - lo,
@@ -488,79 +545,96 @@ def plan(
             wish_limit=data.wish_limit[lo : lo + size], wish_unit=data.wish_unit[lo : lo + size],
             paused_until=data.paused_until[lo : lo + size],
         )  # fmt: skip
-        found = _plan_chunk(part, rules, exempt_purposes, exempt_counts, defer)
-        out.allowed[rows], out.exempt[rows] = found.allowed, found.exempt
-        out.refused_by[rows], out.planned_at[rows] = found.refused_by, found.planned_at
-        out.labels = found.labels
-    return out
 
 
-def _plan_chunk(
-    data: PlanInput,
-    rules: Sequence[Rule],
-    exempt_purposes: frozenset[str],
-    exempt_counts: bool,
-    defer: bool,
-) -> Plan:
-    n, n_customers = len(data.customer), len(data.zone)
-    combos = data.combos
-    exempt_combo = np.array([p in exempt_purposes for _, p in combos] + [False], dtype=bool)
-    counted = exempt_counts or not exempt_combo.any()
-    clock = ZoneClock(data.zones)
+class _Judges:
+    """The policy's rules and the customers' wishes as judges over `data`, in the policy's order.
 
-    # One counter per distinct set of counted (channel, purpose) pairs.
-    scopes: dict[bytes, int] = {}
-    counters: list[_Counter] = []
-    scope_masks: list[Mask] = []
+    Attributes:
+        judges: The judges.
+        applies: Per judge, per (channel, purpose) code (and a last False), whether it applies.
+        windows: Per judge, the window in words for a cap, else "".
+        counters: One per distinct set of counted (channel, purpose) pairs.
+        scope_masks: Per counter, which (channel, purpose) pairs it counts.
+        exempt: Per (channel, purpose) code (and a last False), whether its purpose is exempt.
+    """
 
-    def counter(covers: Mask) -> _Counter:
-        counts = covers & (counted | ~exempt_combo[:-1])
+    def __init__(
+        self,
+        data: PlanInput,
+        rules: Sequence[Rule],
+        exempt_purposes: frozenset[str],
+        exempt_counts: bool,
+    ) -> None:
+        n_customers, combos = len(data.zone), data.combos
+        self.exempt = np.array([p in exempt_purposes for _, p in combos] + [False], dtype=bool)
+        self.counted = exempt_counts or not self.exempt.any()
+        self.data = data
+        self.clock = clock = ZoneClock(data.zones)
+        self.judges: list[_Judge] = []
+        self.applies: list[Mask] = []
+        self.windows: list[str] = []
+        self.counters: list[_Counter] = []
+        self.scope_masks: list[Mask] = []
+        self._scopes: dict[bytes, int] = {}
+        for rule in rules:
+            covers = np.array([rule.applies(c, p) for c, p in combos], dtype=bool)
+            judge: _Judge
+            window = ""
+            if isinstance(rule, Blackout):
+                judge = _Blackout(rule.label, rule.start_us, rule.end_us)
+            elif isinstance(rule, QuietHours):
+                fixed = None if rule.tz is None else _zone_code(data.zones, rule.tz)
+                judge = _Quiet(rule, clock, data.zone, fixed)
+            elif isinstance(rule, MinimumGap):
+                judge = _Gap(rule, self._counter(covers))
+            elif rule.window.kind == "rolling":
+                judge, window = _Rolling(rule, self._counter(covers)), rule.window.describe()
+            else:
+                limit = np.full(n_customers, rule.limit, np.int64)
+                assert rule.window.unit is not None
+                judge = _Calendar(rule.label, rule.window.unit, rule.window.week_start, limit,
+                                  self._counter(covers), clock, data.zone)  # fmt: skip
+                window = rule.window.describe()
+            self._add(judge, covers, window)
+        everything = np.ones(len(combos), dtype=bool)
+        for unit in ("day", "week", "month"):
+            wished = data.wish_unit == unit
+            if wished.any():
+                limit = np.where(wished, data.wish_limit, np.iinfo(np.int64).max)
+                judge = _Calendar("the customer's maximum", unit, 0, limit,
+                                  self._counter(everything), clock, data.zone)  # fmt: skip
+                self._add(judge, everything, f"calendar {unit}")
+        if (data.paused_until > -NEVER).any():
+            self._add(
+                _Blackout("paused by the customer", -NEVER, data.paused_until), everything, ""
+            )
+
+    def __len__(self) -> int:
+        return len(self.judges)
+
+    def _add(self, judge: _Judge, covers: Mask, window: str) -> None:
+        self.judges.append(judge)
+        self.applies.append(np.append(covers, False))
+        self.windows.append(window)
+
+    def _counter(self, covers: Mask) -> _Counter:
+        counts = covers & (self.counted | ~self.exempt[:-1])
         key = counts.tobytes()
-        if key not in scopes:
-            scopes[key] = len(counters)
+        if key not in self._scopes:
+            self._scopes[key] = len(self.counters)
+            data = self.data
             keep = counts[data.history_combo]
-            history = _History(data.history_customer[keep], data.history_time[keep], n_customers)
-            counters.append(_Counter(history, len(counters)))
-            scope_masks.append(counts)
-        return counters[scopes[key]]
+            history = _History(data.history_customer[keep], data.history_time[keep])
+            self.counters.append(_Counter(history, len(self.counters)))
+            self.scope_masks.append(counts)
+        return self.counters[self._scopes[key]]
 
-    everything = np.ones(len(combos), dtype=bool)
-    judges: list[_Judge] = []
-    applies: list[Mask] = []  # per judge, per combo
-    zoned: list[bool] = []
-    for rule in rules:
-        covers = np.array([rule.applies(c, p) for c, p in combos], dtype=bool)
-        judge: _Judge
-        if isinstance(rule, Blackout):
-            judge = _Blackout(rule.label, rule.start_us, rule.end_us)
-        elif isinstance(rule, QuietHours):
-            fixed = None if rule.tz is None else _zone_code(data.zones, rule.tz)
-            judge = _Quiet(rule, clock, data.zone, fixed)
-        elif isinstance(rule, MinimumGap):
-            judge = _Gap(rule, counter(covers))
-        elif rule.window.kind == "rolling":
-            judge = _Rolling(rule, counter(covers))
-        else:
-            window = rule.window
-            limit = np.full(n_customers, rule.limit, np.int64)
-            assert window.unit is not None
-            judge = _Calendar(rule.label, window.unit, window.week_start, limit, counter(covers),
-                              clock, data.zone)  # fmt: skip
-        judges.append(judge)
-        applies.append(np.append(covers, False))
-        zoned.append(bool(rule.zoned))
-    for unit in ("day", "week", "month"):
-        wished = data.wish_unit == unit
-        if wished.any():
-            limit = np.where(wished, data.wish_limit, np.iinfo(np.int64).max)
-            judges.append(_Calendar("the customer's maximum", unit, 0, limit,
-                                    counter(everything), clock, data.zone))  # fmt: skip
-            applies.append(np.append(everything, False))
-            zoned.append(True)
-    if (data.paused_until > -NEVER).any():
-        judges.append(_Blackout("paused by the customer", -NEVER, data.paused_until))
-        applies.append(np.append(everything, False))
-        zoned.append(False)
+
+def _plan_chunk(data: PlanInput, built: _Judges, defer: bool) -> Plan:
+    n, n_customers = len(data.customer), len(data.zone)
+    judges, applies, scope_masks = built.judges, built.applies, built.scope_masks
+    exempt_combo = built.exempt
 
     # Rounds: the k-th candidate of every customer, customers ascending.
     order = data.order
