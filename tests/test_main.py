@@ -51,6 +51,7 @@ class TestDemo:
             "have P(alive) below 0.3",
             "Consent for a campaign to 4,000 synthetic customers: marketing by email and sms",
             "Contacts blocked, by the regime that refused them and why",
+            "Contact frequency for the campaign",
         ):
             assert text in printed
         assert printed.index("Consent for a campaign") > printed.index("have P(alive) below 0.3")
@@ -107,6 +108,36 @@ class TestDemo:
         assert table["-", "no_regime"] == (australians, australians)
         allowed_email, allowed_sms = table["", "allowed"]
         assert allowed_email > allowed_sms
+
+    def test_contact_section_adds_up(self, printed: str) -> None:
+        """Planned, deferred and dropped add up to the 16,000 messages, and each rule row reads."""
+        section = printed.split("Contact frequency for the campaign: ")[1]
+        assert section.startswith("16,000 messages on 2025-01-02, 4 per customer")
+        found = re.search(r"planned: ([\d,]+); deferred: ([\d,]+); dropped: ([\d,]+)", section)
+        assert found is not None
+        planned, deferred, dropped = (int(g.replace(",", "")) for g in found.groups())
+        assert planned + deferred + dropped == 16_000
+        assert min(planned, deferred, dropped) > 0
+        table = section.split("by each rule that refused them at the campaign's time\n")[1]
+        lines = table.splitlines()
+        assert lines[0].split() == ["rule", "deferred", "dropped"]
+        rows = {}
+        for line in lines[2:6]:
+            *rule, held, lost = line.split()
+            rows[" ".join(rule)] = (int(held.replace(",", "")), int(lost.replace(",", "")))
+        assert set(rows) == {
+            "1 per calendar day (email)", "3 per rolling 7 days", "gap of 12 hours (sms)",
+            "quiet 21:00-08:00",
+        }  # fmt: skip
+        # Four messages against three per week: every customer's last one waits past the week.
+        assert rows["3 per rolling 7 days"] == (0, 4_000)
+        # The second email of the day waits for the customer's next local day.
+        assert rows["1 per calendar day (email)"][0] > 0
+        # 16:00 UTC is night for customers in Asia and Australia: quiet hours hold those back.
+        assert rows["quiet 21:00-08:00"][0] > 0
+        # Each held-back message was refused by at least one rule.
+        assert sum(d for d, _ in rows.values()) >= deferred
+        assert sum(x for _, x in rows.values()) >= dropped
 
     @pytest.mark.parametrize("backend", ["polars", "pyarrow"])
     def test_every_backend_prints_the_same_numbers(self, printed: str, backend: str) -> None:

@@ -6,7 +6,10 @@ valuable customers; then it fits BG/NBD and Gamma-Gamma and prints the
 customers worth most over the next year and how many are at risk. Last, it
 checks consent for a campaign to a synthetic customer base with consent
 histories (`relmark.datasets.make_synthetic`), under each customer's
-regimes, and prints how many contacts each regime blocked and why.
+regimes, and prints how many contacts each regime blocked and why; and
+plans that campaign's messages through a contact policy (frequency caps,
+a gap, quiet hours in each customer's zone), printing how many were planned,
+deferred and dropped, per rule.
 """
 
 from __future__ import annotations
@@ -128,6 +131,7 @@ def demo(backend: str | None = None, *, out: Any = None) -> None:
     )
     _lifetime_value(transactions, out)
     _consent(backend, out)
+    _contact(backend, out)
     elapsed = time.perf_counter() - started
     print(f"\n(scored in {elapsed:.2f} s with relmark {relmark.__version__})", file=out)
 
@@ -261,6 +265,84 @@ def _consent(backend: str | None, out: Any) -> None:
         ),
         file=out,
     )
+
+
+# The contact section's campaign week: four messages per customer on the consent campaign's
+# day, planned through a policy; a message that cannot go within the week is dropped.
+_WEEK_US: Final = 7 * 86_400 * 1_000_000
+_MESSAGES: Final = (  # (channel, purpose, priority, value)
+    ("email", "marketing", 2, 40.0),
+    ("sms", "marketing", 1, 25.0),
+    ("email", "newsletter", 1, 5.0),
+    ("push", "marketing", 0, 10.0),
+)
+
+
+def _contact(backend: str | None, out: Any) -> None:
+    """Plan the campaign through a contact policy; print what was planned, deferred and dropped."""
+    import datetime as dt
+
+    import numpy as np
+
+    from relmark._backends import Text, build_frame, resolve_backend
+    from relmark._time import to_utc_us
+    from relmark.contact import ContactPolicy, FrequencyCap, MinimumGap, QuietHours, Window
+    from relmark.datasets import make_synthetic
+
+    data = make_synthetic(backend=backend, **_CAMPAIGN)
+    policy = ContactPolicy(
+        [
+            FrequencyCap(1, Window.calendar("day"), channels=["email"]),
+            FrequencyCap(3, Window.rolling(days=7)),
+            MinimumGap(dt.timedelta(hours=12), channels=["sms"]),
+            QuietHours("21:00", "08:00"),
+        ]
+    )
+    customers = nw.from_native(data.customers, eager_only=True)
+    ids = np.array(customers["customer_id"].to_list(), dtype=str)
+    n, k = len(ids), len(_MESSAGES)
+    at = to_utc_us(_CAMPAIGN_AT).astype(np.int64)
+    candidates = build_frame(
+        {
+            "customer_id": Text(np.repeat(np.arange(n), k), ids),
+            "datetime": np.full(n * k, at).astype("datetime64[us]"),
+            "channel": Text(np.tile(np.arange(k), n), np.array([m[0] for m in _MESSAGES])),
+            "purpose": Text(np.tile(np.arange(k), n), np.array([m[1] for m in _MESSAGES])),
+            "priority": np.tile(np.array([m[2] for m in _MESSAGES]), n),
+            "value": np.tile(np.array([m[3] for m in _MESSAGES]), n),
+        },
+        resolve_backend(backend),
+    )
+    plan = nw.from_native(
+        policy.plan(candidates, data.touchpoints, data.customers, on_block="defer",
+                    direction_col="direction"),
+        eager_only=True,
+    )  # fmt: skip
+    send_at = plan["send_at"].to_numpy().astype("datetime64[us]").astype(np.int64)
+    status = np.array(plan["status"].to_list(), dtype=object)
+    late = (status == "deferred") & (send_at >= at + _WEEK_US)
+    status[late] = "dropped"
+    reasons = plan["reason"].fill_null("").to_list()
+    labels = [rule.label for rule in policy.rules]
+    print(
+        f"\nContact frequency for the campaign: {n * k:,} messages on {_CAMPAIGN_AT[:10]}, {k}"
+        f" per customer ({', '.join(f'{c} {p}' for c, p, _, _ in _MESSAGES)}),\n  a blocked"
+        " one deferred to its next allowed time, or dropped if that is not within the week",
+        file=out,
+    )
+    tally = collections.Counter(status.tolist())
+    print(
+        "  " + "; ".join(f"{s}: {tally[s]:,}" for s in ("planned", "deferred", "dropped")),
+        file=out,
+    )
+    by_rule: collections.Counter[tuple[str, str]] = collections.Counter()
+    for why, final in zip(reasons, status.tolist(), strict=True):
+        for label in why.split("; ") if why else ():
+            by_rule[label, final] += 1
+    rows = [[label, f"{by_rule[label, 'deferred']:,}", f"{by_rule[label, 'dropped']:,}"]
+            for label in labels]  # fmt: skip
+    print("Messages held back, by each rule that refused them at the campaign's time", file=out)
+    print(_table(["rule", "deferred", "dropped"], rows, "<>>"), file=out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
