@@ -639,7 +639,7 @@ def _plan_chunk(data: PlanInput, built: _Judges, defer: bool) -> Plan:
     # Rounds: the k-th candidate of every customer, customers ascending.
     order = data.order
     sorted_customer = data.customer[order]
-    group_start = np.flatnonzero(np.r_[True, sorted_customer[1:] != sorted_customer[:-1]])
+    group_start = np.flatnonzero(np.r_[n > 0, sorted_customer[1:] != sorted_customer[:-1]])
     sizes = np.diff(np.r_[group_start, n])
     rank = np.arange(n) - np.repeat(group_start, sizes)
     by_round = order[np.argsort(rank, kind="stable")]

@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
+import itertools
 import operator
 import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
@@ -73,6 +75,8 @@ from relmark.models import Channel, Customer, Direction, Touchpoint
 __all__ = ["ContactDecision", "ContactPolicy", "Violation"]
 
 _PREFERENCES: Final = "contact"
+_MIDNIGHT: Final = dt.time()
+_ONE_DAY: Final = dt.timedelta(days=1)
 _RULE_TYPES: Final = (FrequencyCap, MinimumGap, QuietHours, Blackout)
 
 
@@ -364,12 +368,45 @@ class ContactPolicy:
         return ContactDecision(False, violations, when)
 
 
-_Groups = dict[tuple[Channel, str | None], list[int]]
-_FIELDS: Final = operator.attrgetter("customer_id", "direction", "channel", "purpose", "at_us")
+class _History:
+    """One customer's outbound touchpoints as parallel lists: UTC µs, channel, purpose.
+
+    A rule's touchpoints are picked with C-level set lookups per column: a
+    (channel, purpose) tuple per touchpoint would cost more to hash than
+    everything else here.
+    """
+
+    __slots__ = ("channels", "purposes", "times")
+
+    def __init__(self, items: list[Touchpoint]) -> None:
+        outbound = Direction.OUTBOUND
+        if all(t.direction is outbound for t in items):
+            mine = items
+        else:
+            mine = [t for t in items if t.direction is outbound]
+        self.times = [t.at_us for t in mine]
+        self.channels = [t.channel for t in mine]
+        self.purposes = [t.purpose for t in mine]
+
+    def counted(self, rule: Rule, skip: frozenset[str] | None) -> list[int]:
+        """The sorted instants of the touchpoints `rule` counts (`skip`: purposes it does not)."""
+        assert not isinstance(rule, QuietHours | Blackout)
+        keep: Iterable[object] | None = None
+        if rule.channels is not None:
+            keep = map(rule.channels.__contains__, self.channels)
+        if rule.purposes is not None:
+            wanted = map(rule.purposes.__contains__, self.purposes)
+            keep = wanted if keep is None else map(operator.and_, keep, wanted)
+        if skip is not None:
+            unskipped = map(operator.not_, map(skip.__contains__, self.purposes))
+            keep = unskipped if keep is None else map(operator.and_, keep, unskipped)
+        if keep is None:
+            return sorted(self.times)
+        return sorted(itertools.compress(self.times, keep))
 
 
-def _history(history: Iterable[Touchpoint], customer_id: str) -> _Groups:
-    """The outbound touchpoints' instants (UTC µs) by channel and purpose, validated in one pass."""
+def _history(history: Iterable[Touchpoint], customer_id: str) -> _History:
+    """The touchpoints' keys and instants, validated in C-level passes (the loops name the row)."""
     if isinstance(history, Touchpoint) or not isinstance(history, Iterable):
         raise ValidationError(
             f"history must be an iterable of Touchpoint, got {type(history).__name__}",
@@ -377,7 +414,7 @@ def _history(history: Iterable[Touchpoint], customer_id: str) -> _Groups:
             hint="pass [] for a customer never contacted",
         )
     items = list(history)
-    if set(map(type, items)) - {Touchpoint}:  # C-level passes; the loops below name the row
+    if set(map(type, items)) - {Touchpoint}:
         for row, item in enumerate(items):
             if not isinstance(item, Touchpoint):
                 raise ValidationError(
@@ -386,26 +423,17 @@ def _history(history: Iterable[Touchpoint], customer_id: str) -> _Groups:
                     row=row,
                     value=item,
                 )
-    fields = list(map(_FIELDS, items))
-    if set(map(operator.itemgetter(0), fields)) - {customer_id}:
-        row = next(i for i, f in enumerate(fields) if f[0] != customer_id)
+    if {t.customer_id for t in items} - {customer_id}:
+        owners = [t.customer_id for t in items]
+        row = next(i for i, owner in enumerate(owners) if owner != customer_id)
         raise ValidationError(
-            f"history holds a touchpoint of customer {fields[row][0]!r}, not {customer_id!r}",
+            f"history holds a touchpoint of customer {owners[row]!r}, not {customer_id!r}",
             column="history",
             row=row,
-            value=fields[row][0],
+            value=owners[row],
             hint="pass only the candidate's customer's touchpoints",
         )
-    groups: _Groups = {}
-    outbound = Direction.OUTBOUND
-    for _, direction, channel, purpose, at_us in fields:
-        if direction is outbound:
-            found = groups.get((channel, purpose))
-            if found is None:
-                groups[(channel, purpose)] = [at_us]
-            else:
-                found.append(at_us)
-    return groups
+    return _History(items)
 
 
 def _wishes(customer: Customer | None, t0: int) -> tuple[Rule, ...]:
@@ -478,18 +506,14 @@ def _zone_of(rule: Rule, zone_name: str | None) -> dt.tzinfo | None:
 
 
 def _judge(
-    rule: Rule, groups: _Groups, zone_name: str | None, skip: frozenset[str] | None
+    rule: Rule, history: _History, zone_name: str | None, skip: frozenset[str] | None
 ) -> _Judge:
     zone = _zone_of(rule, zone_name)
     if isinstance(rule, QuietHours):
         return _Quiet(rule, [], zone)
     if isinstance(rule, Blackout):
         return _Blackout(rule, [], None)
-    times: list[int] = []
-    for (channel, purpose), found in groups.items():
-        if rule.applies(channel, purpose) and (skip is None or purpose not in skip):
-            times += found
-    times.sort()
+    times = history.counted(rule, skip)
     if isinstance(rule, MinimumGap):
         return _Gap(rule, times, None)
     if rule.window.kind == "rolling":
@@ -500,11 +524,9 @@ def _judge(
 class _Rolling(_Judge):
     rule: FrequencyCap
 
-    def __init__(self, rule: Rule, times: list[int], zone: dt.tzinfo | None) -> None:
-        super().__init__(rule, times, zone)
-        d = self.rule.window.length_us
-        # ending[i]: the messages in the window that ends at message i, (times[i] - d, times[i]].
-        self.ending = [i + 1 - bisect.bisect_right(times, t - d) for i, t in enumerate(times)]
+    def _ending(self, i: int) -> int:
+        """The messages in the window that ends at message i, (times[i] - d, times[i]]."""
+        return i + 1 - bisect.bisect_right(self.times, self.times[i] - self.rule.window.length_us)
 
     def _most(self, t: int) -> int:
         """The most messages in any window the message at `t` would fall in.
@@ -517,7 +539,7 @@ class _Rolling(_Judge):
         first = bisect.bisect_right(times, t)
         most = first - bisect.bisect_right(times, t - d)
         last = bisect.bisect_left(times, t + d)
-        return max(most, *self.ending[first:last]) if first < last else most
+        return max(most, *map(self._ending, range(first, last))) if first < last else most
 
     def violation(self, t: int) -> Violation | None:
         most = self._most(t)
@@ -537,9 +559,15 @@ class _Rolling(_Judge):
         return t + 1  # unreachable: after the last message leaves, nothing is in the window
 
 
+@functools.lru_cache(maxsize=1024)
+def _local_day(t: int, zone: dt.tzinfo) -> dt.date:
+    """The local date at instant `t`, memoised (a check asks it of each calendar rule)."""
+    return local_wall(t, zone).date()
+
+
 def _period(t: int, zone: dt.tzinfo, window: Window) -> tuple[dt.date, dt.date]:
     """The local dates that start the calendar period holding `t`, and the next one."""
-    day = local_wall(t, zone).date()
+    day = _local_day(t, zone)
     if window.unit == "day":
         return day, day + dt.timedelta(days=1)
     if window.unit == "week":
@@ -549,8 +577,14 @@ def _period(t: int, zone: dt.tzinfo, window: Window) -> tuple[dt.date, dt.date]:
     return first, (first + dt.timedelta(days=32)).replace(day=1)
 
 
+@functools.lru_cache(maxsize=4096)
+def _wall(day: dt.date, clock: dt.time, zone: dt.tzinfo) -> int:
+    """`wall_instant` of a day and a clock time, memoised (a pure function of its arguments)."""
+    return wall_instant(dt.datetime.combine(day, clock), zone)
+
+
 def _midnight(day: dt.date, zone: dt.tzinfo) -> int:
-    return wall_instant(dt.datetime(day.year, day.month, day.day), zone)
+    return _wall(day, _MIDNIGHT, zone)
 
 
 class _Calendar(_Judge):
@@ -612,15 +646,14 @@ class _Quiet(_Judge):
     def _period_end(self, t: int) -> int | None:
         """The end of the quiet period holding `t` (the later one if two do), or None."""
         rule, zone = self.rule, self.zone
-        today = local_wall(t, zone).date()
+        today = _local_day(t, zone)
         crosses = rule.start > rule.end
         found = None
-        for day in (today - dt.timedelta(days=1), today):
+        for day in (today - _ONE_DAY, today):
             if rule.weekdays is not None and day.weekday() not in rule.weekdays:
                 continue
-            begin = wall_instant(dt.datetime.combine(day, rule.start), zone)
-            ends_on = day + dt.timedelta(days=1) if crosses else day
-            end = wall_instant(dt.datetime.combine(ends_on, rule.end), zone)
+            begin = _wall(day, rule.start, zone)
+            end = _wall(day + _ONE_DAY if crosses else day, rule.end, zone)
             if begin <= t < end:
                 found = end if found is None else max(found, end)
         return found
