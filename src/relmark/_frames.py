@@ -338,7 +338,8 @@ def time_column(
 
     Aware timestamp columns are read on the wall clock of their zone (so days
     are that zone's calendar days); date columns are read as calendar dates.
-    Naive timestamps and strings are refused.
+    Naive timestamps and strings are refused, and so are missing values
+    unless `nullable` is set (they read as NaT).
 
     Examples:
         >>> import pandas as pd

@@ -1,10 +1,15 @@
-"""A contact policy: rules applied to one message, with the reasons and the next allowed time.
+"""A contact policy: rules applied to one message or a whole send, with reasons and next times.
 
 `ContactPolicy(rules).check(candidate, history, customer=...)` decides one
 message: every rule that applies must allow it (the most restrictive wins),
 and the decision names each rule that refuses, with the count, the limit and
 the window, and the earliest instant at or after the candidate's time at
 which every rule would allow it.
+
+`ContactPolicy(rules).plan(candidates, history, customers)` decides a whole
+send over frames, each customer's candidates in priority order, and gives
+for every message the answer `check` gives when called message by message
+with the messages planned before it added to the history.
 
 What counts:
 
