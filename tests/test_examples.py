@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,12 @@ EXPECTED: dict[str, list[str]] = {
         "Blocked by regime and reason (1,209 of 2,000 sends)",
         "Why c0007 (CA) may not get the email",
         "CASL: the implied_purchase consent for email marketing has expired",
+    ],
+    "campaign_plan.py": [
+        "5,000 customers, 11,601 candidate messages, 49,181 touchpoints of history",
+        "Plan: 2,234 planned, 9,367 deferred, 0 dropped of 11,601 messages",
+        "  quiet 21:00-08:00               5,059",
+        "Customer 0082 (America/Denver), all four campaigns:",
     ],
 }
 
@@ -101,3 +108,79 @@ class TestClvExample:
         lost = [float(r["value_lost"]) for r in rows]
         assert lost == sorted(lost, reverse=True)
         assert all(float(r["p_alive"]) < 0.3 for r in rows)
+
+
+def _number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+class TestCampaignPlanExample:
+    script = EXAMPLES / "campaign_plan.py"
+    statuses = ("planned", "deferred", "dropped")
+
+    def counts(self, stdout: str) -> tuple[dict[str, int], int, dict[str, dict[str, int]]]:
+        """The overall counts, the number of messages, and the per-campaign table (with "all")."""
+        found = re.search(
+            r"^Plan: ([\d,]+) planned, ([\d,]+) deferred, ([\d,]+) dropped of ([\d,]+) messages$",
+            stdout,
+            re.M,
+        )
+        assert found, stdout
+        overall = dict(zip(self.statuses, map(_number, found.groups()[:3]), strict=True))
+        rows = re.findall(r"^  ([a-z-]+) +([\d,]+) +([\d,]+) +([\d,]+) +([\d,]+)$", stdout, re.M)
+        table = {
+            name: dict(zip((*self.statuses, "total"), map(_number, cells), strict=True))
+            for name, *cells in rows
+        }
+        return overall, _number(found.group(4)), table
+
+    def per_rule(self, stdout: str) -> tuple[int, dict[str, int]]:
+        """The number of refused messages, and the count under each rule."""
+        head = re.search(r"by rule \(([\d,]+) messages;", stdout)
+        assert head, stdout
+        block = stdout[head.end() :].split("\n\n")[0]
+        rules = re.findall(r"^  (.+?) +([\d,]+)$", block, re.M)
+        return _number(head.group(1)), {rule: _number(count) for rule, count in rules}
+
+    def test_counts_add_up(self, tmp_path: Path) -> None:
+        """Planned + deferred + dropped is the total, overall and per campaign, and the rows sum to "all"."""
+        result = run(self.script, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        overall, total, table = self.counts(result.stdout)
+        assert sum(overall.values()) == total
+        assert table["all"] == {**overall, "total": total}
+        campaigns = {name: row for name, row in table.items() if name != "all"}
+        assert set(campaigns) == {"order-shipped", "flash-sale", "black-friday", "gift-guide"}
+        for row in campaigns.values():
+            assert sum(row[s] for s in self.statuses) == row["total"]
+        for status in (*self.statuses, "total"):
+            assert sum(row[status] for row in campaigns.values()) == table["all"][status]
+        assert campaigns["order-shipped"]["deferred"] == campaigns["order-shipped"]["dropped"] == 0
+
+    def test_rules_explain_every_refusal(self, tmp_path: Path) -> None:
+        """The refused messages are the deferred and dropped ones; each rule refused at most all."""
+        result = run(self.script, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        overall, _, _ = self.counts(result.stdout)
+        refused, rules = self.per_rule(result.stdout)
+        assert refused == overall["deferred"] + overall["dropped"]
+        assert "quiet 21:00-08:00" in rules
+        assert all(0 < count <= refused for count in rules.values())
+        assert sum(rules.values()) >= refused  # a message refused by two rules counts twice
+
+    def test_drop_defers_nothing(self, tmp_path: Path) -> None:
+        """With --on-block drop nothing is deferred, every refused message is dropped."""
+        result = run(self.script, "--on-block", "drop", "--customers", "800", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        overall, total, _ = self.counts(result.stdout)
+        refused, _ = self.per_rule(result.stdout)
+        assert overall["deferred"] == 0
+        assert overall["dropped"] == refused > 0
+        assert overall["planned"] + overall["dropped"] == total
+        assert "Deferred messages go out" not in result.stdout
+
+    def test_output_is_deterministic(self, tmp_path: Path) -> None:
+        """Two runs with the same arguments print the same."""
+        first, second = (run(self.script, "--customers", "800", cwd=tmp_path) for _ in range(2))
+        assert first.returncode == second.returncode == 0, first.stderr
+        assert first.stdout == second.stdout

@@ -242,7 +242,7 @@ class TestFrequencyCap:
         cap = FrequencyCap(
             2, Window.rolling(days=7), channels=["sms", "email"], purposes=["promo", "news"]
         )
-        assert cap.describe() == "2 per rolling 7 days (email, sms; news, promo)"
+        assert cap.describe() == "2 per rolling 7 days (email, sms for news, promo)"
         assert cap.label == cap.describe()
         assert FrequencyCap(1, DAY, purposes=["news"]).describe() == "1 per calendar day (news)"
         assert FrequencyCap(5, Window.calendar("month")).describe() == "5 per calendar month"

@@ -240,15 +240,23 @@ def _wished_caps(
     """Each customer's own maximum, `max_messages` per `per`, checked as the record face checks it."""
     limit = np.zeros(n, np.int64)
     unit = np.full(n, "", dtype="<U5")
-    counts = column(people, "max_messages", argument="max_messages").to_list()
-    pers = column(people, "per", argument="per").to_list()
-    for row, (count, per, code) in enumerate(zip(counts, pers, who.tolist(), strict=True)):
-        if (count is None or count != count) and per is None:
+    count_col = column(people, "max_messages", argument="max_messages")
+    per_col = column(people, "per", argument="per")
+    # Missing is None, NaN or pd.NA, whatever the backend: ask the frame, not the values.
+    no_count = count_col.is_null().to_numpy() | (
+        count_col.is_nan().fill_null(True).to_numpy() if count_col.dtype.is_float() else False
+    )
+    no_per = per_col.is_null().to_numpy()
+    counts, pers = count_col.to_list(), per_col.to_list()
+    for row, code in enumerate(who.tolist()):
+        if no_count[row] and no_per[row]:
             continue
+        count = None if no_count[row] else counts[row]
+        per = None if no_per[row] else pers[row]
         if isinstance(count, float) and count.is_integer():  # an integer column with gaps
             count = int(count)
         try:
-            cap = FrequencyCap(count, Window.calendar(per))
+            cap = FrequencyCap(count, Window.calendar(per))  # type: ignore[arg-type]
         except ValidationError as error:
             raise ValidationError(
                 f"customers: {error.message}", column="max_messages", row=row,

@@ -236,7 +236,7 @@ def _scope_words(channels: frozenset[Channel] | None, purposes: frozenset[str] |
         parts.append(", ".join(sorted(c.value for c in channels)))
     if purposes is not None:
         parts.append(", ".join(sorted(purposes)))
-    return f" ({'; '.join(parts)})" if parts else ""
+    return f" ({' for '.join(parts)})" if parts else ""
 
 
 def _in_scope(
