@@ -88,9 +88,8 @@ def customers_with_wishes(data: SyntheticData, rng: np.random.Generator) -> pd.D
     paused = rng.random(len(people)) < 0.03
     hours = rng.integers(0, 14 * 24, len(people))
     until = pd.Timestamp("2024-12-01", tz="UTC") + pd.to_timedelta(hours, unit="h")
-    # Object columns keep whole numbers beside None (pandas would make them NaN floats).
-    max_messages = pd.Series([None] * len(people), index=people.index, dtype=object)
-    per = pd.Series([None] * len(people), index=people.index, dtype=object)
+    max_messages = pd.Series(np.nan, index=people.index)  # missing: no wish
+    per = pd.Series(None, index=people.index, dtype="str")
     max_messages[weekly], per[weekly] = 1, "week"
     max_messages[monthly], per[monthly] = 4, "month"
     return pd.DataFrame(
