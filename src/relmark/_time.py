@@ -394,10 +394,23 @@ class ZoneDays:
         if not len(day):
             return np.zeros(0, dtype=np.int64)
         lo, hi = int(day.min()), int(day.max()) + 1
-        have_lo, have_hi = self._lo, self._lo + self._values.shape[1]
-        if lo < have_lo or hi > have_hi:
+        have_lo, width = self._lo, self._values.shape[1]
+        new_lo, new_hi = (min(lo, have_lo), max(hi, have_lo + width)) if width else (lo, hi)
+        if new_hi - new_lo > width:
+            if new_hi - new_lo > 4 * len(day) + 732:  # far apart days: look each distinct one up
+                return self._sparse(zone, day)
             self._grow(lo, hi)
         values: npt.NDArray[np.int64] = self._values[zone, day - self._lo]
+        return values
+
+    def _sparse(
+        self, zone: npt.NDArray[np.int64], day: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        pairs, inverse = np.unique(np.stack([zone, day]), axis=1, return_inverse=True)
+        found = np.array(
+            [self._fill(self.zones[z], d) for z, d in pairs.T.tolist()], dtype=np.int64
+        )
+        values: npt.NDArray[np.int64] = found[inverse.reshape(-1)]
         return values
 
     def _grow(self, lo: int, hi: int) -> None:

@@ -132,16 +132,20 @@ def reach_us(rules: Sequence[Rule]) -> int:
 # --------------------------------------------------------------------------- counting
 
 
+def _step(times: I64) -> int:
+    """The coarsest of a second, a millisecond and a microsecond that divides every time."""
+    for step in (1_000_000, 1_000):
+        if not (times % step).any():
+            return step
+    return 1
+
+
 class _History:
     """One rule scope's history as sorted (customer, time) keys, for counting by binary search."""
 
     def __init__(self, customer: I64, times: I64) -> None:
         if len(times):
-            step = 1
-            for candidate in (1_000_000, 1_000):
-                if not (times % candidate).any():
-                    step = candidate
-                    break
+            step = _step(times)
             lo = int(times.min())
             span = (int(times.max()) - lo) // step + 2
         else:
@@ -154,7 +158,7 @@ class _History:
         """Whether the keys of `times` for `n_customers` customers fit in int64."""
         if not len(times):
             return True
-        step = 1_000_000 if not (times % 1_000_000).any() else 1
+        step = _step(times)
         span = (int(times.max()) - int(times.min())) // step + 2
         return (n_customers + 1) * span < _KEY_LIMIT
 
