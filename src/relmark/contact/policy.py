@@ -529,9 +529,17 @@ def _judge(
 class _Rolling(_Judge):
     rule: FrequencyCap
 
+    def __init__(self, rule: Rule, times: list[int], zone: dt.tzinfo | None) -> None:
+        super().__init__(rule, times, zone)
+        self._endings: dict[int, int] = {}  # filled as the search for a next time needs them
+
     def _ending(self, i: int) -> int:
         """The messages in the window that ends at message i, (times[i] - d, times[i]]."""
-        return i + 1 - bisect.bisect_right(self.times, self.times[i] - self.rule.window.length_us)
+        found = self._endings.get(i)
+        if found is None:
+            d = self.rule.window.length_us
+            found = self._endings[i] = i + 1 - bisect.bisect_right(self.times, self.times[i] - d)
+        return found
 
     def _most(self, t: int) -> int:
         """The most messages in any window the message at `t` would fall in.
