@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Sequence
 from typing import Any
 
 import narwhals.stable.v2 as nw
@@ -17,7 +18,7 @@ import numpy.typing as npt
 from relmark._frames import Frame, column, eager_frame, text_codes, utc_column
 from relmark._time import validate_timezone
 from relmark.contact import _plan
-from relmark.contact.rules import FrequencyCap, Window
+from relmark.contact.rules import FrequencyCap, QuietHours, Rule, Window
 from relmark.exceptions import ValidationError
 from relmark.models import Channel
 
@@ -187,13 +188,13 @@ def customers(
     customer_col: str,
     timezone_col: str,
     fallback: str | None,
-    zones: list[str],
+    rules: Sequence[Rule],
 ) -> Customers:
     """Zones and wishes per customer; `fallback` is the zone of customers without one.
 
     The customers frame gives `timezone_col` and, when it has the columns,
-    `max_messages` with `per`, and `paused_until`. `zones` are other zones
-    the policy names (quiet hours' own), listed so rules can use their codes.
+    `max_messages` with `per`, and `paused_until`. The zones `rules` name
+    (quiet hours' own) are listed too, so the kernel can use their codes.
     """
     out = Customers(n)
     if frame is not None:
@@ -220,8 +221,9 @@ def customers(
             out.paused[who[has]] = until[has]
     if fallback is not None:
         out.zone[out.zone < 0] = out.zone_code(fallback)
-    for name in zones:
-        out.zone_code(name)
+    for rule in rules:
+        if isinstance(rule, QuietHours) and rule.tz is not None:
+            out.zone_code(rule.tz)
     return out
 
 

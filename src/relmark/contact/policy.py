@@ -776,7 +776,7 @@ def _plan_input(
     people = _read.customers(
         customers, known, n_customers, customer_col=customer_col, timezone_col=timezone_col,
         fallback=policy.fallback_timezone,
-        zones=[r.tz for r in policy.rules if isinstance(r, QuietHours) and r.tz is not None],
+        rules=policy.rules,
     )  # fmt: skip
     combo_list = sorted(combos, key=combos.__getitem__)
     data = _plan.PlanInput(

@@ -37,7 +37,7 @@ from relmark._frames import Frame, eager_frame
 from relmark._time import to_datetime, utc_micros
 from relmark.contact import _plan, _read
 from relmark.contact.policy import ContactPolicy
-from relmark.contact.rules import FrequencyCap, QuietHours
+from relmark.contact.rules import FrequencyCap
 from relmark.exceptions import PolicyError, ValidationError
 from relmark.models import Channel
 
@@ -120,7 +120,7 @@ def contact_pressure(
     found = _read.customers(
         people, known, n, customer_col=customer_col, timezone_col=timezone_col,
         fallback=policy.fallback_timezone,
-        zones=[r.tz for r in policy.rules if isinstance(r, QuietHours) and r.tz is not None],
+        rules=policy.rules,
     )  # fmt: skip
     data = _plan.PlanInput(
         customer=np.arange(n, dtype=np.int64), time=np.full(n, moment, np.int64),
