@@ -199,15 +199,17 @@ def customers(
     out = Customers(n)
     if frame is not None:
         people = eager_frame(frame, argument="customers")
-        who = Ids(people, customer_col, "customer_col").match(known, "customers")
-        mine = who >= 0
-        if len(np.unique(who[mine])) != int(mine.sum()):
+        ids = Ids(people, customer_col, "customer_col")
+        own, _ = ids.dense()
+        if len(np.unique(own)) != len(own):
             raise ValidationError(
                 "customers lists a customer twice",
                 column=customer_col,
-                row=_first_repeat(np.where(mine, who, -1 - np.arange(len(who)))),
+                row=_first_repeat(own),
                 hint="give one row per customer",
             )
+        who = ids.match(known, "customers")
+        mine = who >= 0
         codes, names = text_codes(people, timezone_col, argument="timezone_col")
         for name in names:
             validate_timezone(name, argument="timezone_col")
