@@ -414,16 +414,23 @@ class ZoneDays:
         return values
 
     def _grow(self, lo: int, hi: int) -> None:
+        """Cover [lo, hi) and more: a table that grows grows by at least its width (amortised)."""
         have_lo, width = self._lo, self._values.shape[1]
         if width:
+            slack = max(width, 32)
+            if lo < have_lo:
+                lo = min(lo, have_lo - slack)
+            if hi > have_lo + width:
+                hi = max(hi, have_lo + width + slack)
             lo, hi = min(lo, have_lo), max(hi, have_lo + width)
         values = np.empty((len(self.zones), hi - lo), dtype=np.int64)
+        start = have_lo - lo
+        if width:
+            values[:, start : start + width] = self._values
         for z, zone in enumerate(self.zones):
             for day in range(lo, hi):
-                old = day - have_lo
-                values[z, day - lo] = (
-                    self._values[z, old] if width and 0 <= old < width else self._fill(zone, day)
-                )
+                if not (width and have_lo <= day < have_lo + width):
+                    values[z, day - lo] = self._fill(zone, day)
         self._lo, self._values = lo, values
 
 

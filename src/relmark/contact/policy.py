@@ -304,7 +304,7 @@ class ContactPolicy:
             self.rules,
             exempt_purposes=self.exempt_purposes,
             exempt_counts=self.exempt_counts,
-            defer=on_block == "defer",
+            defer=on_block == "defer" and not self._always_quiet,
         )
         return _plan_output(frame, found)
 
@@ -368,9 +368,55 @@ class ContactPolicy:
         out_zone = zone_name or "UTC"
         if not violations:
             return ContactDecision(True, (), candidate.at)
-        later = _next_allowed(judges, t0)
+        later = None if self._always_quiet else _next_allowed(judges, t0)
         when = None if later is None else from_utc_us(later, tz=out_zone)
         return ContactDecision(False, violations, when)
+
+    @functools.cached_property
+    def _always_quiet(self) -> bool:
+        """Whether quiet hours on one clock cover every moment of the week: then no time exists."""
+        return _covers_the_week(self.rules)
+
+
+_DAY_US: Final = 86_400_000_000
+
+
+def _clock_us(clock: dt.time) -> int:
+    return ((clock.hour * 60 + clock.minute) * 60 + clock.second) * 1_000_000 + clock.microsecond
+
+
+def _covers_the_week(rules: Sequence[Rule]) -> bool:
+    """Whether quiet hours on one clock cover the whole week, so that no message can ever go.
+
+    One clock is the customer's, or one zone's. Each period belongs to the
+    day it starts on and may run into the next. Contiguous wall-clock periods
+    are contiguous in time too (a skipped or repeated boundary maps to one
+    instant), so coverage of every wall-clock moment is coverage of all time.
+    """
+    spans: dict[str | None, list[list[tuple[int, int]]]] = {}
+    for rule in rules:
+        if not isinstance(rule, QuietHours):
+            continue
+        days = spans.setdefault(rule.tz, [[] for _ in range(7)])
+        start, end = _clock_us(rule.start), _clock_us(rule.end)
+        for day in range(7) if rule.weekdays is None else sorted(rule.weekdays):
+            if start < end:
+                days[day].append((start, end))
+            else:
+                days[day].append((start, _DAY_US))
+                days[(day + 1) % 7].append((0, end))
+    for days in spans.values():
+        covered = True
+        for intervals in days:
+            reach = 0
+            for start, end in sorted(intervals):
+                if start > reach:
+                    break
+                reach = max(reach, end)
+            covered = covered and reach >= _DAY_US
+        if covered:
+            return True
+    return False
 
 
 class _History:
