@@ -130,6 +130,31 @@ class TestWindowRolling:
         refused("window", lambda: Window.rolling(hours=n))
 
 
+class TestWindow:
+    @pytest.mark.parametrize(
+        "fields",
+        [
+            ("bogus",),
+            ("rolling", 0),
+            ("rolling", -5),
+            ("rolling", 1.5),
+            ("rolling", 5, "day"),
+            ("calendar", 0, "year"),
+            ("calendar", 0, "week", 9),
+            ("calendar", 10, "day"),
+        ],
+    )
+    def test_built_directly_must_make_sense(self, fields: tuple[Any, ...]) -> None:
+        """A window built without rolling() or calendar() is still checked."""
+        with pytest.raises(ValidationError, match="not a window"):
+            Window(*fields)
+
+    def test_built_directly_when_it_makes_sense(self) -> None:
+        """The constructors' own windows can be rebuilt field by field (as a converter does)."""
+        for window in (Window.rolling(hours=4), Window.calendar("week", week_start="sunday")):
+            assert Window(**attrs.asdict(window)) == window
+
+
 class TestWindowCalendar:
     @pytest.mark.parametrize("unit", ["day", "week", "month"])
     def test_units(self, unit: str) -> None:

@@ -109,6 +109,29 @@ class Window:
     unit: CalendarUnit | None = None
     week_start: int = 0
 
+    def __attrs_post_init__(self) -> None:
+        # Built directly (not through rolling() or calendar()), a window still has to make sense.
+        rolling = (
+            self.kind == "rolling"
+            and type(self.length_us) is int
+            and self.length_us > 0
+            and self.unit is None
+            and self.week_start == 0
+        )
+        calendar = (
+            self.kind == "calendar"
+            and self.length_us == 0
+            and self.unit in _UNITS
+            and type(self.week_start) is int
+            and 0 <= self.week_start < 7
+        )
+        if not (rolling or calendar):
+            raise ValidationError(
+                f"not a window: {self!r}",
+                column="window",
+                hint="build one with Window.rolling(days=7) or Window.calendar('week')",
+            )
+
     @classmethod
     def rolling(cls, **duration: float) -> Window:
         """An exact span: `weeks`, `days`, `hours`, `minutes`, `seconds`.
