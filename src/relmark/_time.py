@@ -465,9 +465,10 @@ class ZoneClock:
     Examples:
         >>> import zoneinfo
         >>> clock = ZoneClock([zoneinfo.ZoneInfo("America/Toronto")])
-        >>> us = np.array([1710054000, 1710054000 + 3600]) * 10**6  # 2024-03-10 07:00 and 08:00 UTC
-        >>> clock.wall_us(us, np.zeros(2, dtype=np.int64)) // 3_600_000_000 % 24  # hours on the wall
-        array([2, 4])
+        >>> us = np.array([1710052200, 1710055800]) * 10**6  # 2024-03-10 06:30 and 07:30 UTC
+        >>> wall = clock.wall_us(us, np.zeros(2, dtype=np.int64))  # 01:30 EST, then 03:30 EDT
+        >>> wall // 3_600_000_000 % 24, wall // 60_000_000 % 60
+        (array([1, 3]), array([30, 30]))
     """
 
     __slots__ = ("_change", "_midnight", "_offset", "zones")
