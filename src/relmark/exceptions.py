@@ -110,17 +110,28 @@ class SchemaError(ValidationError):
 
 
 class RuleSyntaxError(ValidationError):
-    """Raised when a rule expression does not parse.
+    """Raised when a rule expression does not parse, or does not type-check against a schema.
+
+    Given the rule's text, the message shows the line with a caret under
+    the problem.
 
     Attributes:
         line: 1-based line of the error in the rule text.
         col: 1-based column of the error in the rule text.
     """
 
-    def __init__(self, message: str, *, line: int, col: int, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, line: int, col: int, hint: str | None = None, text: str | None = None
+    ) -> None:
         self.line = line
         self.col = col
-        super().__init__(f"{message} at line {line}, column {col}", hint=hint)
+        where = f"{message} at line {line}, column {col}"
+        lines = text.splitlines() if text is not None else []
+        if 0 < line <= len(lines):
+            shown = lines[line - 1]
+            start = max(0, col - 60)  # a long line is shown around the column
+            where += f"\n  {shown[start : start + 100]}\n  {' ' * (col - 1 - start)}^"
+        super().__init__(where, hint=hint)
 
 
 class ModelError(RelmarkError):

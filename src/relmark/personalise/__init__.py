@@ -1,0 +1,10 @@
+"""Personalisation: a safe rule language, rule sets, recommendations and the next best action.
+
+`parse` turns rule text into an `Expr` that is evaluated on one record or a
+whole frame, explained, and saved as JSON; nothing in a rule ever reaches
+Python's `eval`.
+"""
+
+from relmark.personalise.expr import KINDS, Explanation, Expr, parse
+
+__all__ = ["KINDS", "Explanation", "Expr", "parse"]
