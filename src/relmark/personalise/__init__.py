@@ -6,5 +6,17 @@ Python's `eval`.
 """
 
 from relmark.personalise.expr import KINDS, Explanation, Expr, parse
+from relmark.personalise.rules import STRATEGIES, Rule, RuleDecision, RuleSet, RuleTrace, Strategy
 
-__all__ = ["KINDS", "Explanation", "Expr", "parse"]
+__all__ = [
+    "KINDS",
+    "STRATEGIES",
+    "Explanation",
+    "Expr",
+    "Rule",
+    "RuleDecision",
+    "RuleSet",
+    "RuleTrace",
+    "Strategy",
+    "parse",
+]

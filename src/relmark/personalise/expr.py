@@ -386,8 +386,10 @@ class Path(Expr):
 
             def one(context: object) -> Value:
                 if type(context) is dict:  # the common case first: a plain dict
-                    return context.get(name)
-                return _field(context, name)
+                    value = context.get(name)
+                else:
+                    value = _field(context, name)
+                return _absent(value)
 
             return one
 
@@ -396,7 +398,7 @@ class Path(Expr):
                 if context is None:
                     return None
                 context = context.get(name) if type(context) is dict else _field(context, name)
-            return context
+            return _absent(context)
 
         return many
 
@@ -636,6 +638,19 @@ def _field(record: object, name: str) -> Value:
     return getattr(record, name) if name in fields else None
 
 
+def _absent(value: Value) -> Value:
+    """None for every spelling of a missing value: None, NaN, pandas' NA and NaT."""
+    if value is None:
+        return None
+    if value.__class__ is float:
+        return None if value != value else value
+    if type(value).__name__ in ("NAType", "NaTType") or (
+        isinstance(value, np.floating) and np.isnan(value)
+    ):
+        return None
+    return value
+
+
 def _kind_of(value: Value) -> str:
     if value is None:
         return "missing"
@@ -722,6 +737,7 @@ def _comparison(op: str, left_node: Expr, right_node: Expr, now: pendulum.DateTi
     name = left_node.parts[0] if isinstance(left_node, Path) and len(left_node.parts) == 1 else None
 
     def slow(value: Value, other: Value) -> bool:
+        value, other = _absent(value), _absent(other)
         if value is None or other is None:
             return False
         ka, kb = _kind_of(value), _kind_of(other)
