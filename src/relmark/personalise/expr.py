@@ -385,10 +385,8 @@ class Path(Expr):
             (name,) = parts
 
             def one(context: object) -> Value:
-                if type(context) is dict:  # the common case first: a plain dict
-                    value = context.get(name)
-                else:
-                    value = _field(context, name)
+                # The common case first: a plain dict.
+                value = context.get(name) if type(context) is dict else _field(context, name)
                 return _absent(value)
 
             return one
