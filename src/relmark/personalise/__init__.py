@@ -6,6 +6,7 @@ Python's `eval`.
 """
 
 from relmark.personalise.expr import KINDS, Explanation, Expr, parse
+from relmark.personalise.render import Template, render
 from relmark.personalise.rules import STRATEGIES, Rule, RuleDecision, RuleSet, RuleTrace, Strategy
 
 __all__ = [
@@ -18,5 +19,7 @@ __all__ = [
     "RuleSet",
     "RuleTrace",
     "Strategy",
+    "Template",
     "parse",
+    "render",
 ]
