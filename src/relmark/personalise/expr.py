@@ -280,6 +280,28 @@ class Expr:
         result = data.select(_truth(built.expr).alias("__mask"))["__mask"].to_numpy()
         return np.asarray(result, dtype=bool)
 
+    def values(
+        self, frame: Frame, *, now: object = None, columns: Mapping[str, str] | None = None
+    ) -> npt.NDArray[Any]:
+        """The expression's value on every row of `frame`, as a numpy array.
+
+        Numbers come as float64 with NaN where missing; other kinds as objects,
+        None where missing.
+
+        Examples:
+            >>> import pandas as pd
+            >>> parse("spend * 2").values(pd.DataFrame({"spend": [1.5, None]}))
+            array([ 3., nan])
+        """
+        data = eager_frame(frame, argument="frame")
+        built = _Frame(data, _moment(self, now), dict(columns or {})).build(self)
+        if not len(data):
+            return np.zeros(0, dtype=np.float64 if built.kind == "number" else object)
+        series = data.select(built.expr.alias("__value"))["__value"]
+        if built.kind == "number":
+            return np.asarray(series.cast(nw.Float64()).to_numpy(), dtype=np.float64)
+        return np.asarray(series.to_list(), dtype=object)
+
     # --- text and JSON --------------------------------------------------------------------
 
     def __str__(self) -> str:
