@@ -6,20 +6,34 @@ Python's `eval`.
 """
 
 from relmark.personalise.expr import KINDS, Explanation, Expr, parse
+from relmark.personalise.nba import (
+    STEPS,
+    NextBestAction,
+    Offer,
+    OfferOutcome,
+    next_best_action,
+    next_best_actions,
+)
 from relmark.personalise.render import Template, render
 from relmark.personalise.rules import STRATEGIES, Rule, RuleDecision, RuleSet, RuleTrace, Strategy
 
 __all__ = [
     "KINDS",
+    "STEPS",
     "STRATEGIES",
     "Explanation",
     "Expr",
+    "NextBestAction",
+    "Offer",
+    "OfferOutcome",
     "Rule",
     "RuleDecision",
     "RuleSet",
     "RuleTrace",
     "Strategy",
     "Template",
+    "next_best_action",
+    "next_best_actions",
     "parse",
     "render",
 ]
