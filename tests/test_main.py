@@ -52,6 +52,7 @@ class TestDemo:
             "Consent for a campaign to 4,000 synthetic customers: marketing by email and sms",
             "Contacts blocked, by the regime that refused them and why",
             "Contact frequency for the campaign",
+            "Next best action on 2025-01-02 at 16:00 UTC",
         ):
             assert text in printed
         assert printed.index("Consent for a campaign") > printed.index("have P(alive) below 0.3")
@@ -138,6 +139,16 @@ class TestDemo:
         # Each held-back message was refused by at least one rule.
         assert sum(d for d, _ in rows.values()) >= deferred
         assert sum(x for _, x in rows.values()) >= dropped
+
+    def test_next_best_action_section(self, printed: str) -> None:
+        """Five customers, three with an offer and two without, each other offer with its step."""
+        section = printed.split("Next best action on 2025-01-02 at 16:00 UTC")[1]
+        heads = re.findall(r"^  (\S+) \((\w+), (\d+) orders\): (\S+)$", section, re.MULTILINE)
+        assert len(heads) == 5
+        assert sum(chosen != "nothing" for *_, chosen in heads) == 3
+        steps = re.findall(r"refused at (\w+):", section)
+        assert set(steps) <= {"consent", "contact", "rules", "arbitration"}
+        assert len(steps) == 5 * 4 - 3  # every offer but the chosen ones has its reason
 
     @pytest.mark.parametrize("backend", ["polars", "pyarrow"])
     def test_every_backend_prints_the_same_numbers(self, printed: str, backend: str) -> None:

@@ -132,6 +132,7 @@ def demo(backend: str | None = None, *, out: Any = None) -> None:
     _lifetime_value(transactions, out)
     _consent(backend, out)
     _contact(backend, out)
+    _next_best_action(backend, out)
     elapsed = time.perf_counter() - started
     print(f"\n(scored in {elapsed:.2f} s with relmark {relmark.__version__})", file=out)
 
@@ -343,6 +344,82 @@ def _contact(backend: str | None, out: Any) -> None:
             for label in labels]  # fmt: skip
     print("Messages held back, by each rule that refused them at the campaign's time", file=out)
     print(_table(["rule", "deferred", "dropped"], rows, "<>>"), file=out)
+
+
+def _next_best_action(backend: str | None, out: Any) -> None:
+    """Choose the next best action for a handful of the campaign's customers; print why."""
+    import datetime as dt
+
+    from relmark.consent import ConsentLedger
+    from relmark.contact import ContactPolicy, FrequencyCap, MinimumGap, QuietHours, Window
+    from relmark.datasets import make_synthetic
+    from relmark.models import Customer, Touchpoint
+    from relmark.personalise import Offer, Rule, RuleSet, next_best_action
+
+    data = make_synthetic(backend=backend, **_CAMPAIGN)
+    ledger = ConsentLedger(data.consent_records())
+    policy = ContactPolicy(
+        [FrequencyCap(1, Window.calendar("day"), channels=["email"]),
+         MinimumGap(dt.timedelta(hours=12), channels=["sms"]), QuietHours("21:00", "08:00")]
+    )  # fmt: skip
+    offers = [
+        Offer("winter-sale-sms", "sms", value=25.0, propensity=0.08),
+        Offer("winter-sale-email", "email", value=25.0, propensity=0.05),
+        Offer("loyalty-email", "email", value=60.0, propensity=0.04, when="orders >= 3"),
+        Offer("win-back-email", "email", value=40.0, propensity=0.06),
+    ]
+    rules = RuleSet(
+        [Rule("loyal", "orders >= 3", "loyalty-email"),
+         Rule("lapsed", "days_since(last_order) > 180", "win-back-email"),
+         Rule("everyone-sms", "true", "winter-sale-sms"),
+         Rule("everyone-email", "true", "winter-sale-email")],
+        strategy="all",
+    )  # fmt: skip
+    people = nw.from_native(data.customers, eager_only=True)
+    orders = nw.from_native(data.transactions, eager_only=True)
+    touches = nw.from_native(data.touchpoints, eager_only=True)
+    summary = orders.group_by("customer_id").agg(
+        nw.len().alias("orders"), nw.col("datetime").max().alias("last_order")
+    )
+    facts = {row["customer_id"]: row for row in summary.iter_rows(named=True)}
+    print(
+        f"\nNext best action on {_CAMPAIGN_AT[:10]} at {_CAMPAIGN_AT[11:16]} UTC: consent, contact"
+        " frequency and rules, then propensity x value",
+        file=out,
+    )
+    wanted = {True: 3, False: 2}  # three customers who get an offer, two who get nothing
+    for row in people.iter_rows(named=True):
+        if not any(wanted.values()):
+            break
+        who = row["customer_id"]
+        if who not in facts or row["jurisdiction"] not in ("CA", "US", "GB"):
+            continue
+        phone = row["phone"] if isinstance(row["phone"], str) else None  # NaN in pandas
+        customer = Customer(who, timezone=row["timezone"], phone=phone)
+        history = [
+            Touchpoint(who, t["datetime"], t["channel"], direction=t["direction"],
+                       purpose=t["purpose"])
+            for t in touches.filter(nw.col("customer_id") == who).iter_rows(named=True)
+        ]  # fmt: skip
+        context = {"orders": facts[who]["orders"], "last_order": facts[who]["last_order"]}
+        best = next_best_action(
+            customer, offers, rules=rules, ledger=ledger, regime=_regime(row["jurisdiction"]),
+            policy=policy, history=history, now=_CAMPAIGN_AT, context=context,
+        )  # fmt: skip
+        if not wanted[bool(best)]:
+            continue
+        wanted[bool(best)] -= 1
+        chosen = best.chosen.id if best.chosen is not None else "nothing"
+        print(f"  {who} ({row['jurisdiction']}, {context['orders']} orders): {chosen}", file=out)
+        for line in best.explain().splitlines():
+            if not line.startswith(f"{chosen}:"):
+                print(f"      {line}", file=out)
+
+
+def _regime(jurisdiction: str) -> Any:
+    from relmark.consent import regime_for
+
+    return regime_for(jurisdiction)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -312,8 +312,12 @@ def next_best_action(
         elif outcome.step == "arbitration":
             assert outcome.score is not None
             assert winner.score is not None
-            final.append(attrs.evolve(outcome, reason=(
-                f"scored {outcome.score:g}, below {winner.score:g} for {winner.offer.id}")))  # fmt: skip
+            reason = (
+                f"scored {outcome.score:g}, tied with {winner.offer.id}, which is listed first"
+                if outcome.score == winner.score
+                else f"scored {outcome.score:g}, below {winner.score:g} for {winner.offer.id}"
+            )
+            final.append(attrs.evolve(outcome, reason=reason))
         else:
             final.append(outcome)
     return NextBestAction(winner.offer, tuple(final))
