@@ -9,7 +9,9 @@ histories (`relmark.datasets.make_synthetic`), under each customer's
 regimes, and prints how many contacts each regime blocked and why; and
 plans that campaign's messages through a contact policy (frequency caps,
 a gap, quiet hours in each customer's zone), printing how many were planned,
-deferred and dropped, per rule.
+deferred and dropped, per rule. It ends with the next best action for five
+of those customers (`relmark.personalise.next_best_action`), with the
+reason every other offer was refused.
 """
 
 from __future__ import annotations
