@@ -52,6 +52,14 @@ def hyp2f1(a: float, b: float, c: float, z: float) -> float:
 
 # SHA-256 of the customers' first three columns, the transactions, touchpoints and truth of
 # make(2_000) (seed 11, 2024, polars), as made before consent histories were added.
+TRUTH_BEFORE_CONSENT = (
+    "purchase_rate",
+    "dropout_probability",
+    "spend_scale",
+    "repeat_purchases",
+    "alive",
+    "dropout_at",
+)
 BEFORE_CONSENT = "e63d0ad24c15ce73f276129cb4e08b503b320e15eb0be8a54d5004889679abe1"
 YEAR_S = 365.25 * 86_400
 COHORT_S = 272 * 86_400  # 1997-01-01 to 1997-09-30
@@ -89,8 +97,8 @@ def digest(data: SyntheticData) -> str:
                 h.update("\x00".join(map(str, values.tolist())).encode())
             else:
                 h.update(np.ascontiguousarray(values).tobytes())
-    for field in attrs.fields(type(data.truth)):
-        h.update(np.ascontiguousarray(getattr(data.truth, field.name)).tobytes())
+    for name in TRUTH_BEFORE_CONSENT:  # the fields there were; taste_group came later
+        h.update(np.ascontiguousarray(getattr(data.truth, name)).tobytes())
     return h.hexdigest()
 
 
@@ -683,3 +691,207 @@ class TestMakeSynthetic:
         assert len(np.unique(who)) == len(who)
         p, m = CONSENT_RATES["gpc"], int((codes == "US-CA").sum())
         assert abs(len(who) / m - p) < 4 * math.sqrt(p * (1 - p) / m)
+
+
+# SHA-256 of every column of the customers, transactions, touchpoints and consent events, the
+# truth fields there were and the repr, for three argument sets, as made before item
+# interactions were added (the generator as of commit 377b24d).
+BEFORE_INTERACTIONS = {
+    "polars": (
+        {},
+        "241369decd2ee6bd07e030b450e77bef852fedcf7e4a53a6d9f5e9933d783846",
+    ),
+    "pandas, str ids, same-day": (
+        {"same_day_share": 0.3, "id_type": "str", "backend": "pandas"},
+        "c13e18f6d8951eb062966e6271ff0c9857d81f83d2ada2758f8851b08dafdd5d",
+    ),
+    "pyarrow, weeks": (
+        {"seed": 5, "backend": "pyarrow", "time_unit": "W"},
+        "9c49cdb6054f574962f40e0a8994d746841bb1ce6b02df5ea7d74db8e281bc7a",
+    ),
+}
+INTERACTION_ARGUMENTS = ("n_items", "n_tastes", "taste_share", "item_popularity")
+
+
+def full_digest(data: SyntheticData) -> str:
+    """SHA-256 of everything make_synthetic returned before it drew item interactions."""
+    h = hashlib.sha256()
+    for name in ("customers", "transactions", "touchpoints", "consent_events"):
+        for key, values in columns(getattr(data, name)).items():
+            h.update(key.encode())
+            if values.dtype.kind in "OUS":
+                h.update("\x00".join(map(str, values.tolist())).encode())
+            else:
+                h.update(np.ascontiguousarray(values).tobytes())
+    for name in TRUTH_BEFORE_CONSENT:
+        h.update(np.ascontiguousarray(getattr(data.truth, name)).tobytes())
+    h.update(repr(data).encode())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def shoppers() -> SyntheticData:
+    """20,000 customers over 2024 with the default catalogue, in pyarrow."""
+    return make(20_000, seed=3, backend="pyarrow")
+
+
+class TestMakeSyntheticInteractions:
+    @pytest.mark.parametrize("case", list(BEFORE_INTERACTIONS))
+    def test_other_outputs_are_as_before_interactions(self, case: str) -> None:
+        """Adding item interactions changed no bit of any other frame, truth field or the repr."""
+        kwargs, expected = BEFORE_INTERACTIONS[case]
+        assert full_digest(make(**kwargs)) == expected
+
+    def test_frames_have_the_documented_columns(self, base: SyntheticData) -> None:
+        """Items and interactions have the documented schemas."""
+        assert dict(nw.from_native(base.items, eager_only=True).schema) == {
+            "item_id": nw.Int64(),
+            "group": nw.Int64(),
+            "popularity": nw.Float64(),
+        }
+        assert dict(nw.from_native(base.interactions, eager_only=True).schema) == {
+            "customer_id": nw.Int64(),
+            "item_id": nw.Int64(),
+            "datetime": UTC_US,
+            "quantity": nw.Int64(),
+        }
+
+    def test_interactions_add_up_to_each_transaction(self, shoppers: SyntheticData) -> None:
+        """Per customer and moment, the items' quantities add up to the transactions' quantity."""
+        tx, it = columns(shoppers.transactions), columns(shoppers.interactions)
+
+        def totals(cols: dict[str, Any]) -> tuple[Any, Any]:
+            moment = cols["datetime"].astype(np.int64)
+            keys, inverse = np.unique(
+                np.stack([cols["customer_id"], moment]), axis=1, return_inverse=True
+            )
+            return keys, np.bincount(inverse.reshape(-1), weights=cols["quantity"])
+
+        tx_keys, tx_sum = totals(tx)
+        it_keys, it_sum = totals(it)
+        assert np.array_equal(tx_keys, it_keys)
+        assert np.array_equal(tx_sum, it_sum)
+        assert (it["quantity"] >= 1).all()
+
+    def test_interactions_are_sorted_and_distinct(self, shoppers: SyntheticData) -> None:
+        """Rows go by customer, time, then item, with one row per item of a transaction."""
+        it = columns(shoppers.interactions)
+        order = np.lexsort((it["item_id"], it["datetime"], it["customer_id"]))
+        assert np.array_equal(order, np.arange(len(order)))
+        key = np.stack([it["customer_id"], it["datetime"].astype(np.int64), it["item_id"]])
+        assert np.unique(key, axis=1).shape[1] == len(order)
+
+    def test_catalogue_groups_are_even_and_popularity_is_zipf(
+        self, shoppers: SyntheticData
+    ) -> None:
+        """Items split evenly into the taste groups; popularity shares follow Zipf's law."""
+        items = columns(shoppers.items)
+        assert np.array_equal(items["item_id"], np.arange(200))
+        sizes = np.bincount(items["group"], minlength=8)
+        assert sizes.min() == sizes.max() == 25
+        share = np.sort(items["popularity"])[::-1]
+        zipf = 1.0 / np.arange(1, 201)
+        np.testing.assert_allclose(share, zipf / zipf.sum(), rtol=1e-12)
+
+    def test_units_come_from_the_customers_taste_group(self, shoppers: SyntheticData) -> None:
+        """The share of units from the customer's own group is taste_share plus chance."""
+        it, items = columns(shoppers.interactions), columns(shoppers.items)
+        taste = shoppers.truth.taste_group
+        own = items["group"][it["item_id"]] == taste[it["customer_id"]]
+        weight = it["quantity"].astype(np.float64)
+        observed = float((own * weight).sum() / weight.sum())
+        # By chance a popularity draw lands in the group with the group's popularity share.
+        group_share = np.bincount(items["group"], weights=items["popularity"])
+        units_by_taste = np.bincount(taste[it["customer_id"]], weights=weight, minlength=8)
+        chance = float((units_by_taste * group_share).sum() / weight.sum())
+        expected = 0.8 + 0.2 * chance
+        assert abs(observed - expected) < 4 * math.sqrt(expected * (1 - expected) / weight.sum())
+
+    def test_taste_groups_are_uniform(self, shoppers: SyntheticData) -> None:
+        """Every customer has a taste group, each group about an eighth of them."""
+        taste = shoppers.truth.taste_group
+        assert taste.dtype == np.int64
+        assert len(taste) == 20_000
+        counts = np.bincount(taste, minlength=8)
+        assert len(counts) == 8
+        assert (np.abs(counts - 2_500) < 4 * math.sqrt(2_500)).all()
+
+    def test_no_taste_draws_follow_popularity_alone(self) -> None:
+        """With taste_share 0 and flat popularity, items are bought about equally often."""
+        data = make(5_000, taste_share=0.0, item_popularity=0.0, n_items=20, n_tastes=4)
+        items = columns(data.items)
+        np.testing.assert_allclose(items["popularity"], np.full(20, 0.05))
+        it = columns(data.interactions)
+        units = np.bincount(it["item_id"], weights=it["quantity"], minlength=20)
+        mean = units.sum() / 20
+        assert (np.abs(units - mean) < 5 * math.sqrt(mean)).all()
+
+    def test_string_ids_name_the_items(self) -> None:
+        """With id_type="str", items are "item-" and a zero-padded number, in both frames."""
+        data = make(200, id_type="str", n_items=120)
+        items = columns(data.items)["item_id"].tolist()
+        assert items[:2] == ["item-000", "item-001"]
+        assert items[-1] == "item-119"
+        assert set(columns(data.interactions)["item_id"].tolist()) <= set(items)
+
+    def test_same_seed_gives_identical_interactions(self) -> None:
+        """The same seed and arguments give the same items, interactions and tastes."""
+        one, two = make(1_000), make(1_000)
+        assert same_frames(one.interactions, two.interactions)
+        assert same_frames(one.items, two.items)
+        assert np.array_equal(one.truth.taste_group, two.truth.taste_group)
+        other = make(1_000, seed=12)
+        assert not same_frames(one.interactions, other.interactions)
+
+    def test_params_and_truth_record_the_catalogue(self, base: SyntheticData) -> None:
+        """Params hold the new arguments; the taste groups are read-only."""
+        assert tuple(base.params)[-4:] == INTERACTION_ARGUMENTS
+        assert [base.params[k] for k in INTERACTION_ARGUMENTS] == [200, 8, 0.8, 1.0]
+        with pytest.raises(ValueError, match="read-only"):
+            base.truth.taste_group[0] = 1
+
+    @pytest.mark.parametrize(
+        ("kwargs", "argument"),
+        [
+            ({"n_items": 0}, "n_items"),
+            ({"n_items": 2.0}, "n_items"),
+            ({"n_tastes": 0}, "n_tastes"),
+            ({"n_items": 5, "n_tastes": 6}, "n_tastes"),
+            ({"taste_share": 1.5}, "taste_share"),
+            ({"taste_share": float("nan")}, "taste_share"),
+            ({"item_popularity": -0.5}, "item_popularity"),
+            ({"item_popularity": 11}, "item_popularity"),
+            ({"item_popularity": "1"}, "item_popularity"),
+        ],
+    )
+    def test_bad_arguments_are_refused_by_name(self, kwargs: dict[str, Any], argument: str) -> None:
+        """A bad catalogue argument raises ValidationError naming it."""
+        with pytest.raises(ValidationError) as info:
+            make(10, **kwargs)
+        assert info.value.column == argument
+
+    @settings(max_examples=20, deadline=None)
+    @given(
+        n=st.integers(1, 300),
+        seed=st.integers(0, 2**32),
+        items=st.integers(1, 50),
+        tastes=st.integers(1, 50),
+        share=st.floats(0, 1),
+        exponent=st.floats(0, 10),
+    )
+    def test_every_item_is_in_the_catalogue(
+        self, n: int, seed: int, items: int, tastes: int, share: float, exponent: float
+    ) -> None:
+        """For any catalogue, every interaction names a catalogue item and a known customer."""
+        tastes = min(tastes, items)
+        data = make(
+            n, seed=seed, n_items=items, n_tastes=tastes, taste_share=share,
+            item_popularity=exponent, backend="pyarrow",
+        )  # fmt: skip
+        it = columns(data.interactions)
+        assert ((it["item_id"] >= 0) & (it["item_id"] < items)).all()
+        assert ((it["customer_id"] >= 0) & (it["customer_id"] < n)).all()
+        popularity = columns(data.items)["popularity"]
+        assert abs(popularity.sum() - 1) < 1e-9
+        assert ((data.truth.taste_group >= 0) & (data.truth.taste_group < tastes)).all()
+        assert int(it["quantity"].sum()) == int(columns(data.transactions)["quantity"].sum())

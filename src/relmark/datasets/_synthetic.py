@@ -53,6 +53,24 @@ grant's `address` names it, except for `old_number` of them, whose consent
 names a number they have since replaced (so TCPA refuses it). Every basis is
 one its jurisdiction's regimes recognise, so `relmark.consent.ConsentLedger`
 accepts every event.
+
+Item interactions. The items of each transaction are drawn too, from a
+second child of the seed's sequence (so nothing above changes with them):
+the catalogue has `n_items` items split evenly, at random, into `n_tastes`
+taste groups, and each item has a popularity weight following Zipf's law,
+(rank + 1) ** -`item_popularity` over a random ranking. Each customer
+belongs to one taste group, uniformly at random. Each of the `quantity`
+units of a transaction is, with chance `taste_share`, an item of the
+customer's taste group drawn in proportion to the items' weights within
+the group, and otherwise an item of the whole catalogue drawn in proportion
+to the weights (the popularity component). Units of the same item in one
+transaction make one interaction row whose `quantity` counts them, so a
+transaction's interactions add up to its `quantity`. Customers of a group
+share their tastes, so item-to-item collaborative filtering recovers the
+groups, and the most popular items of a segment that does not know them
+(a jurisdiction, an RFM segment) do worse. Each unit is one uniform draw
+for the branch, one for the item and a binary search: ten million units take
+about a second.
 """
 
 from __future__ import annotations
@@ -222,6 +240,9 @@ class SyntheticTruth:
         alive: Whether the customer is still active at `end` (bool).
         dropout_at: When the customer dropped out (the time of their last
             BG/NBD purchase), NaT if alive at `end` (datetime64[us], UTC).
+        taste_group: The taste group the customer's item interactions are
+            drawn from, 0 .. `n_tastes` - 1 (int64); the items' groups are
+            the `group` column of `SyntheticData.items`.
     """
 
     purchase_rate: npt.NDArray[np.float64]
@@ -230,6 +251,7 @@ class SyntheticTruth:
     repeat_purchases: npt.NDArray[np.int64]
     alive: npt.NDArray[np.bool_]
     dropout_at: npt.NDArray[np.datetime64]
+    taste_group: npt.NDArray[np.int64]
 
 
 @attrs.frozen(eq=False, repr=False)
@@ -266,6 +288,15 @@ class SyntheticData:
             fixed truth of the consent histories, `jurisdiction_shares` and
             `consent_rates`.
         truth: Per-customer true rates and states, see `SyntheticTruth`.
+        items: The catalogue, one row per item in id order: `item_id`,
+            `group` (the taste group the item belongs to, int64) and
+            `popularity` (the item's true share of the popularity weights;
+            the shares add up to 1).
+        interactions: One row per item bought in a transaction, by customer,
+            time, then item: `customer_id`, `item_id`, `datetime` (the
+            transaction's, UTC) and `quantity` (int64 units of the item; a
+            transaction's rows add up to its `quantity`). The process is in
+            the module docstring.
     """
 
     customers: Frame
@@ -274,6 +305,8 @@ class SyntheticData:
     consent_events: Frame
     params: Mapping[str, Any]
     truth: SyntheticTruth
+    items: Frame
+    interactions: Frame
 
     def consent_records(self) -> list[ConsentEvent]:
         """The rows of `consent_events` as `ConsentEvent` records, ready for a `ConsentLedger`.
@@ -458,6 +491,10 @@ def make_synthetic(
     timezones: Sequence[str] = DEFAULT_TIMEZONES,
     id_type: Literal["int", "str"] = "int",
     backend: str | None = None,
+    n_items: int = 200,
+    n_tastes: int = 8,
+    taste_share: float = 0.8,
+    item_popularity: float = 1.0,
 ) -> SyntheticData:
     """Make a synthetic customer base with known true parameters.
 
@@ -473,7 +510,9 @@ def make_synthetic(
     implied and soft opt-in grants, double opt-in confirmations,
     unsubscribes, Global Privacy Control signals; see the module docstring),
     drawn from a child of the seed's sequence: adding them changed none of
-    the other outputs.
+    the other outputs. So are the items each transaction bought, from another
+    child: customers in latent taste groups buy mostly the items of their
+    group, plus popular items (see the module docstring).
 
     Timestamps are timezone-aware UTC with microsecond resolution, on whole
     seconds after `start`, and fall in [`start`, `end`).
@@ -517,14 +556,21 @@ def make_synthetic(
             Customers who have dropped out never click.
         timezones: IANA zones customers live in, equally likely.
         id_type: "int" for int64 customer ids 0..n-1 in order of acquisition,
-            "str" for the same numbers as zero-padded strings.
+            "str" for the same numbers as zero-padded strings; likewise item
+            ids are int64 0..n_items-1, or "item-" and the zero-padded number.
         backend: "pandas", "polars" or "pyarrow"; None takes the first one
             installed, in that order.
+        n_items: Items in the catalogue (>= 1).
+        n_tastes: Taste groups of customers and items (1 <= n_tastes <= n_items).
+        taste_share: Chance that a unit bought is drawn from the customer's
+            taste group rather than from the whole catalogue, in [0, 1].
+        item_popularity: Exponent s of the items' Zipf popularity weights
+            (rank + 1) ** -s, in [0, 10]; 0 makes every item equally popular.
 
     Returns:
         A `SyntheticData` with the `customers`, `transactions`,
-        `touchpoints` and `consent_events` frames, the `params` and the
-        per-customer `truth`.
+        `touchpoints`, `consent_events`, `items` and `interactions` frames,
+        the `params` and the per-customer `truth`.
 
     Raises:
         ValidationError: if an argument is out of range, naming it.
@@ -547,6 +593,10 @@ def make_synthetic(
         >>> data.consent_events.columns
         ['customer_id', 'channel', 'purpose', 'action', 'basis', 'at', 'jurisdiction',
          'source', 'address']
+        >>> data.interactions.columns
+        ['customer_id', 'item_id', 'datetime', 'quantity']
+        >>> data.items.columns
+        ['item_id', 'group', 'popularity']
         >>> data.params["r"], data.params["alpha"], data.params["end"]
         (0.24, 4.41, DateTime(2025, 1, 1, 0, 0, 0, tzinfo=Timezone('UTC')))
         >>> bool(data.truth.alive.any() and not data.truth.alive.all())
@@ -608,6 +658,24 @@ def make_synthetic(
             hint="use 'int' or 'str'",
         )
     chosen = resolve_backend(backend)
+    items_n = _integer(n_items, "n_items", minimum=1)
+    tastes = _integer(n_tastes, "n_tastes", minimum=1)
+    if tastes > items_n:
+        raise ValidationError(
+            f"n_tastes ({tastes}) must be at most n_items ({items_n})",
+            column="n_tastes",
+            value=n_tastes,
+            hint="every taste group needs at least one item",
+        )
+    taste = _share(taste_share, "taste_share")
+    popularity = _real(item_popularity, "item_popularity")
+    if not 0 <= popularity <= 10:
+        raise ValidationError(
+            f"item_popularity must be between 0 and 10, got {popularity}",
+            column="item_popularity",
+            value=item_popularity,
+            hint="0 makes every item equally popular; 1 is Zipf's law",
+        )
 
     rng = np.random.default_rng(seed_value)
     span_s = (end_us - start_us + _US_PER_S - 1) // _US_PER_S  # whole seconds fit in [0, span_s)
@@ -683,6 +751,38 @@ def make_synthetic(
         bought_s=bought_s,
         span_s=span_s,
     )
+    # Item interactions, from a second child generator: the draws above are as they were.
+    basket = _interactions(
+        np.random.default_rng(np.random.SeedSequence(seed_value).spawn(2)[1]),
+        n=n,
+        buyer=buyer,
+        quantity=quantity,
+        n_items=items_n,
+        n_tastes=tastes,
+        taste_share=taste,
+        exponent=popularity,
+    )
+    if id_type == "int":
+        item_ids: Column = np.arange(items_n, dtype=np.int64)
+    else:
+        digits = np.strings.zfill(np.arange(items_n).astype(np.str_), len(str(items_n - 1)))
+        item_ids = Text(np.arange(items_n, dtype=np.int64), np.strings.add("item-", digits))
+    items = build_frame(
+        {"item_id": item_ids, "group": basket["group"], "popularity": basket["popularity"]},
+        chosen,
+    )
+    sold = basket["transaction"]
+    interactions = build_frame(
+        {
+            "customer_id": ids(buyer[sold]),
+            "item_id": basket["item"]
+            if isinstance(item_ids, np.ndarray)
+            else Text(basket["item"], item_ids.categories),
+            "datetime": times(bought_s[sold]),
+            "quantity": basket["quantity"],
+        },
+        chosen,
+    )
     jurisdictions = np.array(tuple(JURISDICTION_SHARES))
     customers = build_frame(
         {
@@ -751,6 +851,7 @@ def make_synthetic(
         repeat_purchases=repeats.astype(np.int64),
         alive=alive,
         dropout_at=dropout_at,
+        taste_group=basket["taste"],
     )
     for array in attrs.astuple(truth, recurse=False):
         array.setflags(write=False)
@@ -774,6 +875,10 @@ def make_synthetic(
             "backend": chosen,
             "jurisdiction_shares": JURISDICTION_SHARES,
             "consent_rates": CONSENT_RATES,
+            "n_items": items_n,
+            "n_tastes": tastes,
+            "taste_share": taste,
+            "item_popularity": popularity,
         }
     )
     return SyntheticData(
@@ -783,6 +888,8 @@ def make_synthetic(
         consent_events=consent_events,
         params=params,
         truth=truth,
+        items=items,
+        interactions=interactions,
     )
 
 
@@ -889,6 +996,75 @@ def _touchpoints(
         "inbound": inbound,
         "channel": channel,
         "purpose": purpose,
+    }
+
+
+def _interactions(
+    rng: np.random.Generator,
+    *,
+    n: int,
+    buyer: npt.NDArray[np.int64],
+    quantity: npt.NDArray[np.int64],
+    n_items: int,
+    n_tastes: int,
+    taste_share: float,
+    exponent: float,
+) -> dict[str, npt.NDArray[Any]]:
+    """Taste groups, the catalogue, and the items of each transaction (see the module docstring).
+
+    Returns the customers' `taste` groups, the items' `group` and
+    `popularity`, and one entry per distinct (transaction, item): the
+    `transaction` (a row of the transactions), the `item` and the `quantity`
+    of it, by transaction then item.
+    """
+    taste = rng.integers(n_tastes, size=n).astype(np.int64)
+    group = (rng.permutation(n_items) % n_tastes).astype(np.int64)
+    weight = (rng.permutation(n_items) + 1.0) ** -exponent
+    popularity = weight / weight.sum()
+    # Within-group draws: items sorted by group, and the group number plus the cumulative
+    # share of the item within its group as one increasing search key.
+    by_group = np.argsort(group, kind="stable")
+    sorted_group = group[by_group]
+    cumulative = np.cumsum(popularity[by_group])
+    group_end = np.searchsorted(sorted_group, np.arange(n_tastes), side="right")
+    group_start = np.concatenate(([0], group_end[:-1]))
+    before = np.concatenate(([0.0], cumulative))[group_start]
+    total = cumulative[group_end - 1] - before
+    key = sorted_group + (cumulative - before[sorted_group]) / total[sorted_group]
+    everyone = cumulative / cumulative[-1]  # ascending by group, which is fine for any order
+
+    transaction = np.repeat(np.arange(len(buyer), dtype=np.int64), quantity)
+    units = len(transaction)
+    own = rng.random(units) < taste_share
+    draw = rng.random(units)
+    at = np.empty(units, dtype=np.int64)  # position among the items sorted by group
+    mine, other = np.flatnonzero(own), np.flatnonzero(~own)
+    their = taste[buyer[transaction[mine]]]
+    found = np.searchsorted(key, their + draw[mine], side="right")
+    at[mine] = np.clip(found, group_start[their], group_end[their] - 1)  # guards rounding
+    at[other] = np.minimum(np.searchsorted(everyone, draw[other], side="right"), n_items - 1)
+    item = by_group[at]
+    # One row per (transaction, item): units of a transaction are adjacent, so the key is
+    # nearly sorted already and a stable (merge) sort is cheap.
+    if len(buyer) * n_items < 2**62:
+        combined = transaction * n_items + item
+        order = np.argsort(combined, kind="stable")
+        combined = combined[order]
+        first = np.flatnonzero(np.concatenate(([True], combined[1:] != combined[:-1])))
+        rows_tx, rows_item = combined[first] // n_items, combined[first] % n_items
+    else:
+        order = np.lexsort((item, transaction))
+        t, i = transaction[order], item[order]
+        first = np.flatnonzero(np.concatenate(([True], (t[1:] != t[:-1]) | (i[1:] != i[:-1]))))
+        rows_tx, rows_item = t[first], i[first]
+    counts = np.diff(np.concatenate((first, [units]))).astype(np.int64)
+    return {
+        "taste": taste,
+        "group": group,
+        "popularity": popularity,
+        "transaction": rows_tx.astype(np.int64),
+        "item": rows_item.astype(np.int64),
+        "quantity": counts,
     }
 
 

@@ -14,26 +14,40 @@ from relmark.personalise.nba import (
     next_best_action,
     next_best_actions,
 )
+from relmark.personalise.recommend import (
+    SIMILARITIES,
+    ItemKNNRecommender,
+    RecommenderScores,
+    evaluate_recommender,
+    holdout_split,
+    segment_popularity,
+)
 from relmark.personalise.render import Template, render
 from relmark.personalise.rules import STRATEGIES, Rule, RuleDecision, RuleSet, RuleTrace, Strategy
 
 __all__ = [
     "KINDS",
+    "SIMILARITIES",
     "STEPS",
     "STRATEGIES",
     "Explanation",
     "Expr",
+    "ItemKNNRecommender",
     "NextBestAction",
     "Offer",
     "OfferOutcome",
+    "RecommenderScores",
     "Rule",
     "RuleDecision",
     "RuleSet",
     "RuleTrace",
     "Strategy",
     "Template",
+    "evaluate_recommender",
+    "holdout_split",
     "next_best_action",
     "next_best_actions",
     "parse",
     "render",
+    "segment_popularity",
 ]

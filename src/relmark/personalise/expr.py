@@ -671,6 +671,14 @@ def _absent(value: Value) -> Value:
     return value
 
 
+def _naive(text: str, value: Value) -> ValidationError:
+    return ValidationError(
+        f"{text}: the timestamp {value!r} has no time zone",
+        column="rule",
+        hint="give the record aware timestamps; relmark never guesses UTC",
+    )
+
+
 def _kind_of(value: Value) -> str:
     if value is None:
         return "missing"
@@ -775,6 +783,8 @@ def _comparison(op: str, left_node: Expr, right_node: Expr, now: pendulum.DateTi
             value, other = str(value), str(other)
         elif op not in ("==", "!=") and ka in ("bool", "list"):
             raise ValidationError(f"{text}: {ka} values have no order", column="rule")
+        elif ka == "datetime" and (value.tzinfo is None or other.tzinfo is None):
+            raise _naive(text, value if value.tzinfo is None else other)
         return bool(compare(value, other))
 
     if constant.__class__ is float:
@@ -829,6 +839,9 @@ def _arithmetic(op: str, left: _Getter, right: _Getter, text: str) -> _Getter:
             if b == 0:
                 return None
             return a / b if op == "/" else a % b
+        for moment in (a, b):
+            if isinstance(moment, dt.datetime) and moment.tzinfo is None:
+                raise _naive(text, moment)
         if op in ("+", "-") and ka == "datetime" and kb == "duration":
             return a + b if op == "+" else a - b
         if op == "+" and ka == "duration" and kb == "datetime":
@@ -882,6 +895,8 @@ def _function(name: str, args: list[_Getter], now: pendulum.DateTime | None, tex
             if value is None:
                 return None
             if isinstance(value, dt.datetime):
+                if value.tzinfo is None:
+                    raise _naive(text, value)
                 return (now - value).total_seconds() / 86_400  # type: ignore[operator]
             if isinstance(value, dt.date):
                 return float((now.date() - value).days)  # type: ignore[operator]
