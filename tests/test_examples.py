@@ -34,6 +34,15 @@ EXPECTED: dict[str, list[str]] = {
         "  quiet 21:00-08:00               5,059",
         "Customer 0082 (America/Denver), all four campaigns:",
     ],
+    "next_best_action.py": [
+        "at 2024-12-02 17:00 UTC for 3,000 customers in 8 countries: 5,509 consent events",
+        "Chosen action (3,000 customers):",
+        "Each offer, chosen or the step that refused it (customers):",
+        "No action, by country: AU 157 of 157,",
+        "refused at consent: CAN_SPAM: consent for email marketing was withdrawn",
+        "refused at contact: ",
+        "(the frame answer for the whole base chose the same: True)",
+    ],
 }
 
 
@@ -184,3 +193,77 @@ class TestCampaignPlanExample:
         first, second = (run(self.script, "--customers", "800", cwd=tmp_path) for _ in range(2))
         assert first.returncode == second.returncode == 0, first.stderr
         assert first.stdout == second.stdout
+
+
+class TestNextBestActionExample:
+    script = EXAMPLES / "next_best_action.py"
+    steps = ("chosen", "consent", "contact", "rules", "arbitration")
+
+    def output(self, tmp_path: Path, *args: str) -> str:
+        result = run(self.script, *args, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def tables(self, stdout: str) -> tuple[int, dict[str, int], dict[str, dict[str, int]]]:
+        """The number of customers, the customers per chosen action, and the offer x step table."""
+        head = re.search(r"^Chosen action \(([\d,]+) customers\):$", stdout, re.M)
+        assert head, stdout
+        block = stdout[head.end() :].split("\n\n")[0]
+        actions = {
+            name: _number(count)
+            for name, count in re.findall(r"^  ([a-z -]+?) +([\d,]+) +[\d.]+%$", block, re.M)
+        }
+        start = stdout.index("Each offer, chosen or the step that refused it")
+        rows = re.findall(r"^  ([a-z-]+)((?: +[\d,]+){5})$", stdout[start:].split("\n\n")[0], re.M)
+        table = {
+            offer: dict(zip(self.steps, map(_number, cells.split()), strict=True))
+            for offer, cells in rows
+        }
+        return _number(head.group(1)), actions, table
+
+    def test_counts_add_up(self, tmp_path: Path) -> None:
+        """Every offer is chosen or refused once per customer, and the chosen add up to the actions."""
+        n, actions, table = self.tables(self.output(tmp_path))
+        assert set(table) == {"vip-preview", "win-back", "second-order", "flash-sale", "newsletter"}
+        assert sum(actions.values()) == n
+        for offer, row in table.items():
+            assert sum(row.values()) == n, offer
+            assert row["chosen"] == actions.get(offer, 0), offer
+        consent = {row["consent"] for offer, row in table.items() if offer != "flash-sale"}
+        assert len(consent) == 1  # the email offers share one consent answer per customer
+        assert table["flash-sale"]["consent"] > consent.pop()  # fewer agreed to texts
+
+    def test_no_action_by_country_adds_up(self, tmp_path: Path) -> None:
+        """The customers without an action, per country, add up to those in the action counts."""
+        stdout = self.output(tmp_path)
+        n, actions, _ = self.tables(stdout)
+        line = re.search(r"^No action, by country: (.+)$", stdout, re.M)
+        assert line, stdout
+        countries = re.findall(r"([A-Z-]+) ([\d,]+) of ([\d,]+)", line.group(1))
+        assert len(countries) == 8
+        assert sum(_number(without) for _, without, _ in countries) == actions["no action"]
+        assert sum(_number(size) for _, _, size in countries) == n
+        assert all(_number(without) <= _number(size) for _, without, size in countries)
+
+    def test_explanations_agree_with_the_frame(self, tmp_path: Path) -> None:
+        """Three customers are explained; a chosen offer was never refused, and the faces agree."""
+        stdout = self.output(tmp_path)
+        blocks = re.findall(r"^Customer (\d{4}) \((.+?)\):.*\n((?:  .*\n?)+)", stdout, re.M)
+        assert [why for _, why, _ in blocks] == [
+            "an offer chosen over others",
+            "capped by the contact policy",
+            "no consent for anything",
+        ]
+        for _, _, lines in blocks:
+            assert lines.rstrip().endswith("chose the same: True)")
+            assert len(re.findall(r": (?:chosen|refused at)", lines)) == 5
+        assert "chosen (score" in blocks[0][2]
+        assert "chosen (score" not in blocks[1][2] + blocks[2][2]
+
+    def test_output_is_deterministic(self, tmp_path: Path) -> None:
+        """Two runs with the same arguments print the same, for another base size and seed."""
+        first, second = (
+            self.output(tmp_path, "--customers", "400", "--seed", "2") for _ in range(2)
+        )
+        assert first == second
+        assert "Chosen action (400 customers):" in first

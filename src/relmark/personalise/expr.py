@@ -82,6 +82,7 @@ __all__ = ["KINDS", "Explanation", "Expr", "parse"]
 
 MAX_LENGTH: Final = 10_000  # characters of rule text
 MAX_DEPTH: Final = 64  # nesting of parentheses, brackets and calls
+MAX_TREE: Final = 120  # levels of the expression tree (chains of operators included)
 MAX_PATTERN: Final = 1_000  # characters of a `matches` pattern
 
 Kind: TypeAlias = Literal["number", "string", "bool", "date", "datetime", "duration", "list", "any"]
@@ -267,18 +268,21 @@ class Expr:
         """
         data = eager_frame(frame, argument="frame")
         moment = _moment(self, now)
-        names = dict(columns or {})
-        built = _Frame(data, moment, names).build(self)
+        builder = _Frame(data, moment, dict(columns or {}))
+        built = builder.build(self)
         if built.kind not in ("bool", "any"):
             raise ValidationError(
                 f"the rule gives a {built.kind}, not true or false: {self}",
                 column="rule",
                 hint="compare it with something, e.g. x > 0",
             )
+        truth = builder.truth(built, self)
+        if built.constant:
+            return np.full(len(data), built.value is True, dtype=bool)
         if not len(data):
             return np.zeros(0, dtype=bool)
-        result = data.select(_truth(built.expr).alias("__mask"))["__mask"].to_numpy()
-        return np.asarray(result, dtype=bool)
+        result = np.asarray(data.select(truth.alias("__mask"))["__mask"].to_numpy(), dtype=bool)
+        return result if len(result) == len(data) else np.full(len(data), bool(result[0]))
 
     def values(
         self, frame: Frame, *, now: object = None, columns: Mapping[str, str] | None = None
@@ -295,10 +299,15 @@ class Expr:
         """
         data = eager_frame(frame, argument="frame")
         built = _Frame(data, _moment(self, now), dict(columns or {})).build(self)
+        number = built.kind == "number"
+        if built.constant:
+            value = built.value
+            return np.full(len(data), np.nan if value is None and number else value,
+                           dtype=np.float64 if number else object)  # fmt: skip
         if not len(data):
-            return np.zeros(0, dtype=np.float64 if built.kind == "number" else object)
+            return np.zeros(0, dtype=np.float64 if number else object)
         series = data.select(built.expr.alias("__value"))["__value"]
-        if built.kind == "number":
+        if number:
             return np.asarray(series.cast(nw.Float64()).to_numpy(), dtype=np.float64)
         return np.asarray(series.to_list(), dtype=object)
 
@@ -342,6 +351,8 @@ class Expr:
             data = json.loads(text) if isinstance(text, str) else text
         except json.JSONDecodeError as error:
             raise ValidationError(f"not JSON: {error}", column="json") from None
+        except RecursionError:
+            raise ValidationError("the JSON nests too deep", column="json") from None
         return _from_json(data, 0)
 
     # --- internals --------------------------------------------------------------------------
@@ -358,11 +369,16 @@ class Expr:
         return any(child.uses_time for child in self._children())
 
 
+def _typed(value: Value) -> tuple[str, Value]:
+    """Constants are equal only when of one kind too: 1 is not true, [1] is not [true]."""
+    return (type(value).__name__, value)
+
+
 @attrs.frozen(repr=False)
 class Const(Expr):
     """A constant."""
 
-    value: Value
+    value: Value = attrs.field(eq=_typed)
 
     def _text(self) -> str:
         return _literal_text(self.value)
@@ -842,14 +858,20 @@ def _arithmetic(op: str, left: _Getter, right: _Getter, text: str) -> _Getter:
         for moment in (a, b):
             if isinstance(moment, dt.datetime) and moment.tzinfo is None:
                 raise _naive(text, moment)
-        if op in ("+", "-") and ka == "datetime" and kb == "duration":
-            return a + b if op == "+" else a - b
-        if op == "+" and ka == "duration" and kb == "datetime":
-            return b + a
-        if op == "-" and ka == kb == "datetime":
-            return a - b
-        if op in ("+", "-") and ka == kb == "duration":
-            return a + b if op == "+" else a - b
+        try:
+            if op in ("+", "-") and ka == "datetime" and kb == "duration":
+                return a + b if op == "+" else a - b
+            if op == "+" and ka == "duration" and kb == "datetime":
+                return b + a
+            if op == "-" and ka == kb == "datetime":
+                return a - b
+            if op in ("+", "-") and ka == kb == "duration":
+                return a + b if op == "+" else a - b
+        except OverflowError:
+            raise ValidationError(
+                f"{text}: the result is out of the range of dates (years 1 to 9999)",
+                column="rule",
+            ) from None
         raise ValidationError(f"{text}: cannot apply {op} to {ka} and {kb}", column="rule")
 
     return arith
@@ -944,12 +966,27 @@ class _Built:
     value: Value = None
 
 
-def _truth(expr: nw.Expr) -> nw.Expr:
-    return expr.fill_null(False)
+def _reads_frame(node: Expr) -> bool:
+    """Whether the node reads a column (else it is the same on every row: fold it)."""
+    if isinstance(node, Path):
+        return True
+    if isinstance(node, Call) and node.name in ("segment", "score"):
+        return True
+    return any(_reads_frame(child) for child in node._children())
+
+
+def _lit(value: Value) -> nw.Expr:
+    return nw.lit(value)
 
 
 class _Frame:
-    """An `Expr` as one narwhals expression over a frame."""
+    """An `Expr` as one narwhals expression over a frame.
+
+    A sub-expression that reads no column is computed once, by `evaluate`,
+    and stands as a constant. A number column's NaN is read as missing, as
+    `evaluate` reads it; a missing value fails every comparison, whatever
+    the engine does with it.
+    """
 
     def __init__(self, frame: nw.DataFrame[Any], now: pendulum.DateTime | None,
                  columns: dict[str, str]) -> None:  # fmt: skip
@@ -967,21 +1004,51 @@ class _Frame:
                 hint="rename the column, or map it: mask(frame, columns={'a.b': 'b'})",
             )
         dtype = self.frame.schema[name]
-        return _Built(nw.col(name), _dtype_kind(dtype))
+        kind = _dtype_kind(dtype)
+        expr = nw.col(name)
+        if dtype.is_float():
+            expr = expr.fill_nan(None)
+        elif kind == "bool" or (kind == "any" and self._all_bool(name)):
+            return _Built(expr.cast(nw.Boolean()), "bool")
+        return _Built(expr, kind)
+
+    def _all_bool(self, name: str) -> bool:
+        values = self.frame[name].unique().to_list()
+        return bool(values) and all(v is None or isinstance(v, bool) for v in values)
+
+    def constant(self, node: Expr) -> _Built:
+        value = node._compiled(self.now)({})
+        if isinstance(value, list | tuple):
+            raise ValidationError(
+                f"a frame cannot hold a list as a value: {node}",
+                column="rule",
+                hint="use the list on the right of `in`",
+            )
+        kind = _kind_of(value)
+        return _Built(_lit(value), "any" if kind == "missing" else kind, True, value)
+
+    def truth(self, built: _Built, node: Expr) -> nw.Expr:
+        """True where `built` is true; a missing value is false."""
+        if built.constant:
+            if built.value is not None and not isinstance(built.value, bool):
+                raise _kind_error(str(node), "true or false", built.value)
+            return _lit(built.value is True)
+        if built.kind not in ("bool", "any"):
+            raise ValidationError(f"{node}: expected true or false, got a {built.kind}",
+                                  column="rule")  # fmt: skip
+        return built.expr.fill_null(False).cast(nw.Boolean())
 
     def build(self, node: Expr) -> _Built:
-        if isinstance(node, Const):
-            value = node.value
-            if isinstance(value, dt.timedelta):
-                return _Built(nw.lit(value), "duration", True, value)
-            kind = _kind_of(value)
-            return _Built(nw.lit(value), "any" if kind == "missing" else kind, True, value)
+        if not _reads_frame(node) and not isinstance(node, ListOf):
+            return self.constant(node)
         if isinstance(node, Path):
             return self.column(node.parts)
         if isinstance(node, Unary):
             inner = self.build(node.operand)
             if node.op == "not":
-                return _Built(~_truth(inner.expr), "bool")
+                return _Built(~self.truth(inner, node.operand), "bool")
+            if inner.kind not in ("number", "duration", "any"):
+                raise ValidationError(f"{node}: cannot negate a {inner.kind}", column="rule")
             return _Built(-inner.expr, inner.kind)
         if isinstance(node, Matches):
             return self.matches(node)
@@ -996,26 +1063,27 @@ class _Frame:
         assert isinstance(node, Binary)
         op = node.op
         if op in ("and", "or"):
-            left, right = self.build(node.left), self.build(node.right)
-            combined = (
-                _truth(left.expr) & _truth(right.expr)
-                if op == "and"
-                else (_truth(left.expr) | _truth(right.expr))
-            )
+            parts = [self.truth(self.build(part), part) for part in _chain(node, op)]
+            combined = parts[0]
+            for part in parts[1:]:
+                combined = combined & part if op == "and" else combined | part
             return _Built(combined, "bool")
         if op in ("in", "not in"):
             return self.member(node)
         left, right = self.build(node.left), self.build(node.right)
         if op in _COMPARE:
             _check_kinds(str(node), left.kind, right.kind)
+            if op not in ("==", "!=") and "bool" in (left.kind, right.kind):
+                raise ValidationError(f"{node}: bool values have no order", column="rule")
             if (left.constant and left.value is None) or (right.constant and right.value is None):
-                return _Built(nw.lit(False), "bool")
+                return _Built(_lit(False), "bool")
             compared = {
                 "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
                 "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
                 ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
             }[op](left.expr, right.expr)  # fmt: skip
-            return _Built(_truth(compared), "bool")
+            present = _present(left) & _present(right)
+            return _Built((compared.fill_null(False) & present).cast(nw.Boolean()), "bool")
         kind = _arith_kind(str(node), op, left.kind, right.kind)
         a, b = left.expr, right.expr
         if op == "+":
@@ -1024,72 +1092,122 @@ class _Frame:
             return _Built(a - b, kind)
         if op == "*":
             return _Built(a * b, kind)
-        safe = b != 0
+        safe = (b != 0).fill_null(False) & _present(right)
         return _Built(nw.when(safe).then(a / b if op == "/" else a % b), kind)
 
     def member(self, node: Binary) -> _Built:
         left = self.build(node.left)
         negate = node.op == "not in"
-        if isinstance(node.right, ListOf) and all(isinstance(i, Const) for i in node.right.items):
-            values = [i.value for i in node.right.items if isinstance(i, Const)]
-            values = [
-                v
-                for v in values
-                if (v is not None and _kind_of(v) == left.kind)
-                or (left.kind == "any" and v is not None)
-            ]  # a value of another kind never equals
-            found = left.expr.is_in(values) if values else nw.lit(False)
-        elif isinstance(node.right, Const) and isinstance(node.right.value, str):
-            found = left.expr.str.contains(node.right.value, literal=True)
+        right = node.right
+        if isinstance(right, ListOf) and not any(_reads_frame(i) for i in right.items):
+            values = [self.constant(i).value for i in right.items]
+            kinds = {left.kind} if left.kind != "any" else {_kind_of(v) for v in values}
+            values = [v for v in values if v is not None and _kind_of(v) in kinds]
+            if left.kind == "number":
+                found = left.expr.cast(nw.Float64()).is_in([float(v) for v in values])
+            else:
+                found = left.expr.is_in(values) if values else _lit(False)
+        elif not _reads_frame(right) and isinstance(self.constant(right).value, str):
+            # `x in "text"`: whether each value is part of the text, decided per distinct value.
+            if left.kind not in ("string", "any"):
+                raise ValidationError(f"{node}: `in` a string needs a string", column="rule")
+            text = self.constant(right).value
+            values = self.frame.select(left.expr.alias("__v"))["__v"].unique().to_list()
+            hits = [v for v in values if isinstance(v, str) and v in text]
+            found = left.expr.is_in(hits) if hits else _lit(False)
         else:
             raise ValidationError(
                 f"on a frame, `in` takes a written-out list or a string: {node}",
                 column="rule",
                 hint='write the list in the rule, e.g. country in ["CA", "US"]',
             )
-        present = left.expr.is_null().__invert__()
-        result = present & (~_truth(found) if negate else _truth(found))
-        return _Built(_truth(result), "bool")
+        held = found.fill_null(False).cast(nw.Boolean())
+        result = _present(left) & (~held if negate else held)
+        return _Built(result.cast(nw.Boolean()), "bool")
 
     def matches(self, node: Matches) -> _Built:
         left = self.build(node.operand)
+        if left.kind not in ("string", "any"):
+            raise ValidationError(f"{node}: `matches` needs a string", column="rule")
         search = _regex(node.pattern).search
         values = self.frame.select(left.expr.alias("__v"))["__v"].unique().to_list()
         hits = [v for v in values if isinstance(v, str) and search(v) is not None]
-        return _Built(_truth(left.expr.is_in(hits)) if hits else nw.lit(False), "bool")
+        found = left.expr.is_in(hits).fill_null(False) if hits else _lit(False)
+        return _Built(found.cast(nw.Boolean()), "bool")
 
     def call(self, node: Call) -> _Built:
         name, now = node.name, self.now
-        if name == "now":
-            return _Built(nw.lit(now), "datetime", True, now)
-        if name == "today":
-            day = None if now is None else now.date()
-            return _Built(nw.lit(day), "date", True, day)
         if name == "segment":
             return self.column(("segment",))
         if name == "score":
             (arg,) = node.args
-            if not (isinstance(arg, Const) and isinstance(arg.value, str)):
+            key = self.constant(arg).value if not _reads_frame(arg) else None
+            if not isinstance(key, str):
                 raise ValidationError(f"on a frame, score() takes a written name: {node}",
                                       column="rule")  # fmt: skip
-            return self.column(("scores", arg.value))
+            return self.column(("scores", key))
         args = [self.build(arg) for arg in node.args]
         if name == "exists":
-            return _Built(args[0].expr.is_null().__invert__(), "bool")
+            return _Built(_present(args[0]), "bool")
         if name == "coalesce":
-            return _Built(nw.coalesce(*[a.expr for a in args]), args[0].kind)
+            kinds = {a.kind for a in args} - {"any"}
+            if len(kinds) > 1:
+                raise ValidationError(f"{node}: mixes {', '.join(sorted(kinds))}", column="rule")
+            # Columns up to the first constant that is there, then that constant: one level.
+            columns_first: list[nw.Expr] = []
+            last: _Built | None = None
+            for built in args:
+                if built.constant:
+                    if built.value is not None:
+                        last = built
+                        break
+                    continue
+                columns_first.append(built.expr)
+            kind = kinds.pop() if kinds else "any"
+            if not columns_first:
+                return _Built(_lit(None if last is None else last.value), kind, True,
+                              None if last is None else last.value)  # fmt: skip
+            result = nw.coalesce(*columns_first) if len(columns_first) > 1 else columns_first[0]
+            if last is not None:
+                result = nw.when(~result.is_null()).then(result).otherwise(_lit(last.value))
+            return _Built(result, kind)
         if name == "days_since":
             assert now is not None
-            seconds = (nw.lit(now) - args[0].expr).dt.total_microseconds() / 86_400_000_000
-            return _Built(seconds, "number")
-        (first, *rest) = args
+            if args[0].kind == "datetime":
+                elapsed = (_lit(now) - args[0].expr).dt.total_microseconds()
+                return _Built(elapsed / 86_400_000_000, "number")
+            if args[0].kind not in ("date", "any"):
+                raise ValidationError(f"{node}: days_since() takes a date or a timestamp",
+                                      column="rule")  # fmt: skip
+            # Dates (or columns of no known kind): whole days, per distinct value, as evaluate.
+            days = Call("days_since", (Path(("v",)),))._compiled(now)
+            values = self.frame.select(args[0].expr.alias("__v"))["__v"].unique().to_list()
+            known = [v for v in values if v is not None]
+            if not known:  # every value is missing: so is the result
+                return _Built(nw.when(~args[0].expr.is_null()).then(_lit(0.0)), "number")
+            found = [days({"v": v}) for v in known]
+            mapped = args[0].expr.replace_strict(known, found, default=None,
+                                                 return_dtype=nw.Float64())  # fmt: skip
+            return _Built(mapped, "number")
+        for built in args:
+            if built.kind not in ("string", "any"):
+                raise ValidationError(f"{node}: {name}() takes strings, got a {built.kind}",
+                                      column="rule")  # fmt: skip
+        first, *rest = args
         s = first.expr.str
-        if name == "lower":
-            return _Built(s.to_lowercase(), "string")
-        if name == "upper":
-            return _Built(s.to_uppercase(), "string")
-        if name == "trim":
-            return _Built(s.strip_chars(), "string")
+        if name in ("lower", "upper", "trim"):
+            # Python's own case mapping and whitespace, per distinct value: the engines differ
+            # from Python (and from each other) on letters such as "İ" and "ß".
+            values = self.frame.select(first.expr.alias("__v"))["__v"].unique().to_list()
+            known = [v for v in values if isinstance(v, str)]
+            if not known:  # every value is missing: so is the result
+                return _Built(first.expr, "string")
+            changed = [v.lower() if name == "lower" else v.upper() if name == "upper"
+                       else v.strip() for v in known]  # fmt: skip
+            mapped = first.expr.replace_strict(
+                known, changed, default=None, return_dtype=nw.String()
+            )
+            return _Built(mapped, "string")
         if name == "len":
             return _Built(s.len_chars().cast(nw.Float64()), "number")
         (other,) = rest
@@ -1097,13 +1215,19 @@ class _Frame:
             raise ValidationError(f"on a frame, {name}() takes a written string: {node}",
                                   column="rule")  # fmt: skip
         text = other.value
-        if name == "startswith":
-            found = s.starts_with(text)
-        elif name == "endswith":
-            found = s.ends_with(text)
-        else:
-            found = s.contains(text, literal=True)
-        return _Built(_truth(found), "bool")
+        # Per distinct value, with Python's own str methods (the engines differ on edge cases).
+        test = {"startswith": str.startswith, "endswith": str.endswith,
+                "contains": str.__contains__}[name]  # fmt: skip
+        values = self.frame.select(first.expr.alias("__v"))["__v"].unique().to_list()
+        hits = [v for v in values if isinstance(v, str) and test(v, text)]
+        tested = first.expr.is_in(hits).fill_null(False) if hits else _lit(False)
+        return _Built(tested.cast(nw.Boolean()), "bool")
+
+
+def _present(built: _Built) -> nw.Expr:
+    if built.constant:
+        return _lit(built.value is not None)
+    return ~built.expr.is_null()
 
 
 def _dtype_kind(dtype: Any) -> str:
@@ -1179,10 +1303,29 @@ def parse(text: str, *, schema: Mapping[str, str] | None = None) -> Expr:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedInput as error:
         raise _syntax_error(error, text) from None
-    expr = _Builder(text).build(tree)
+    _check_tree(tree, text)
+    builder = _Builder(text)
+    expr = builder.build(tree)
     if schema is not None:
-        _Checker(schema, text).kind(expr)
+        _Checker(schema, text, builder.positions).kind(expr)
     return expr
+
+
+def _check_tree(tree: lark.Tree[Any], text: str) -> None:
+    """Refuse a parse tree deeper than `MAX_TREE` (a long chain of operators), without recursion."""
+    stack: list[tuple[lark.Tree[Any] | lark.Token, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_TREE:
+            line, col = _position(node)
+            raise RuleSyntaxError(
+                f"the rule is more than {MAX_TREE} operations deep", line=line, col=col,
+                hint="split it into several rules, or use `in` with a list", text=text,
+            )  # fmt: skip
+        if isinstance(node, lark.Tree):
+            lifts = node.data in ("args", "path")  # lists of arguments add no level
+            stack.extend((child, depth if lifts else depth + 1) for child in node.children
+                         if child is not None)  # fmt: skip
 
 
 def _check_depth(text: str) -> None:
@@ -1258,6 +1401,12 @@ class _Builder:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.positions: dict[int, tuple[int, int]] = {}  # id(node) -> where it starts
+
+    def build(self, node: lark.Tree[Any] | lark.Token) -> Expr:
+        built = self._build(node)
+        self.positions.setdefault(id(built), _position(node))
+        return built
 
     def fail(
         self, message: str, where: lark.Tree[Any] | lark.Token, hint: str | None = None
@@ -1265,7 +1414,7 @@ class _Builder:
         line, col = _position(where)
         raise RuleSyntaxError(message, line=line, col=col, hint=hint, text=self.text)
 
-    def build(self, node: lark.Tree[Any] | lark.Token) -> Expr:
+    def _build(self, node: lark.Tree[Any] | lark.Token) -> Expr:
         if isinstance(node, lark.Token):  # a bare path of one name is folded by `?atom`
             raise AssertionError(node)
         kind, children = node.data, node.children
@@ -1284,13 +1433,17 @@ class _Builder:
         if kind == "datetime":
             try:
                 return Const(to_datetime(str(children[0]).replace("Z", "+00:00")))
-            except ValidationError:
+            except (ValidationError, OverflowError, ValueError):
                 self.fail(f"not a timestamp: {children[0]}", children[0],
                           "write it as 2025-01-31T09:00:00Z or with an offset")  # fmt: skip
         if kind == "duration":
             token = str(children[0])
             amount, unit = token[:-1], token[-1]
-            return Const(dt.timedelta(microseconds=round(float(amount) * _UNITS_US[unit])))
+            try:
+                return Const(dt.timedelta(microseconds=round(float(amount) * _UNITS_US[unit])))
+            except OverflowError:
+                self.fail(f"duration out of range: {token}", children[0],
+                          "durations run up to 999,999,999 days")  # fmt: skip
         if kind in ("true", "false", "null"):
             return Const({"true": True, "false": False, "null": None}[kind])
         if kind == "path":
@@ -1402,12 +1555,12 @@ def _show(value: Value) -> str:
 
 
 def _from_json(data: object, depth: int) -> Expr:
-    if depth > MAX_DEPTH:
-        raise ValidationError(f"the expression nests more than {MAX_DEPTH} deep", column="json")
+    if depth > MAX_TREE:
+        raise ValidationError(f"the expression nests more than {MAX_TREE} deep", column="json")
     if not isinstance(data, Mapping):
         raise ValidationError(f"not an expression node: {data!r}", column="json")
     keys = set(data)
-    if keys == {"const"} and data["const"] in (None, True, False):
+    if keys == {"const"} and (data["const"] is None or type(data["const"]) is bool):
         return Const(data["const"])
     if (
         keys == {"number"}
@@ -1468,7 +1621,10 @@ def _from_json(data: object, depth: int) -> Expr:
 class _Checker:
     """Kinds of sub-expressions under a schema, refusing mismatches at parse time."""
 
-    def __init__(self, schema: Mapping[str, str], text: str) -> None:
+    def __init__(
+        self, schema: Mapping[str, str], text: str, positions: Mapping[int, tuple[int, int]]
+    ) -> None:
+        self.positions = positions
         for path, kind in schema.items():
             if kind not in KINDS:
                 raise ValidationError(
@@ -1478,13 +1634,7 @@ class _Checker:
         self.schema, self.text = dict(schema), text
 
     def fail(self, message: str, node: Expr, hint: str | None = None) -> None:
-        needle = str(node)
-        at = self.text.find(needle)
-        if at < 0:  # the printed text differs from the typed one: point at the first name
-            names = [p for p in needle.replace("(", " ").split() if p[:1].isalpha()]
-            at = max(self.text.find(names[0]) if names else 0, 0)
-        line = self.text.count("\n", 0, at) + 1
-        col = at - (self.text.rfind("\n", 0, at) + 1) + 1
+        line, col = self.positions.get(id(node), (1, 1))
         raise RuleSyntaxError(message, line=line, col=col, hint=hint, text=self.text)
 
     def kind(self, node: Expr) -> str:

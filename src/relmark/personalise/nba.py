@@ -9,8 +9,9 @@ in this order, and chooses among those that pass them all:
    break a frequency cap, a gap, quiet hours, a blackout or the customer's
    own wishes?
 3. **rules**: the offer's own condition (`Offer.when`) must hold on the
-   customer, and, when a `RuleSet` is given, a rule that holds must name the
-   offer's id as its action.
+   customer, and, when a `RuleSet` is given, a rule that fires must name the
+   offer's id as its action (with "first_match", the first rule that holds
+   fires; with the other strategies, every rule that holds).
 4. **arbitration**: each remaining offer scores
    `propensity x value x lever`: how likely the customer is to take it
    (a number in [0, 1], or a rule-language expression giving one per
@@ -350,16 +351,24 @@ def next_best_actions(
     now: object,
     customer_col: str = "customer_id",
     timezone_col: str = "timezone",
+    phone_col: str = "phone",
+    email_col: str = "email",
+    direction_col: str = "direction",
     columns: Mapping[str, str] | None = None,
     suppressions: Any = None,
 ) -> Frame:
     """`next_best_action` for every customer of a frame (a whole segment) at once.
 
-    Rules, conditions and propensities read the customers frame's columns.
-    Consent is checked with `check_consent_batch` (customers' zones from
-    `timezone_col`, if the frame has it), contact with `ContactPolicy.plan`
-    against `history` (its frame columns as for `plan`), and the customers
-    frame is also `plan`'s customers frame (zones and wishes).
+    The answers are the ones `next_best_action` gives customer by customer,
+    with the customer's row as the context:
+
+    - consent is checked with `check_consent_batch`, with the customers'
+      `timezone_col`, `phone_col` and `email_col` when the frame has them;
+    - contact with `ContactPolicy.plan` against `history` (columns as for
+      `plan`, and `direction_col` when history has it: only outbound rows
+      count), one offer at a time so that each is judged on its own; the
+      customers frame is also `plan`'s (zones and wishes);
+    - conditions, rules and propensities read the customers frame's columns.
 
     Returns:
         A frame like `customers`: `customer_id`, `action` (the chosen offer's
@@ -367,39 +376,64 @@ def next_best_actions(
         chosen, "id: step", joined by "; ").
     """
     items = _offers(offers)
+    if not isinstance(ledger, ConsentLedger):
+        raise ValidationError("ledger must be a ConsentLedger", column="ledger")
+    if not isinstance(policy, ContactPolicy):
+        raise ValidationError("policy must be a ContactPolicy", column="policy")
+    if rules is not None and not isinstance(rules, RuleSet):
+        raise ValidationError("rules must be a RuleSet or None", column="rules")
     moment = to_datetime(now, argument="now")
     people = eager_frame(customers, argument="customers")
-    ids = people[customer_col]
     n, m = len(people), len(items)
-    # Step 1: consent, for every (customer, offer) pair.
-    pairs = nw.from_dict(
-        {
-            "subject_id": np.repeat(
-                np.array([str(v) for v in ids.to_list()], dtype=object), m
-            ).tolist(),
-            "channel": [o.channel.value for o in items] * n,
-            "purpose": [o.purpose for o in items] * n,
-        },
-        backend=people.implementation,
+    id_values = (
+        np.asarray(people[customer_col].to_list(), dtype=object) if n else np.zeros(0, dtype=object)
     )
-    if timezone_col in people.columns:
-        pairs = pairs.with_columns(
-            nw.new_series(
-                "timezone",
-                np.repeat(np.asarray(people[timezone_col].to_list(), dtype=object), m).tolist(),
-                nw.String(),
-                backend=people.implementation,
-            )
-        )
+    backend = people.implementation
+    # Step 1: consent, for every (customer, offer) pair, customer by customer.
+    pairs: dict[str, Any] = {
+        "subject_id": np.repeat(np.array([str(v) for v in id_values], dtype=object), m).tolist(),
+        "channel": [o.channel.value for o in items] * n,
+        "purpose": [o.purpose for o in items] * n,
+    }
+    optional = {"timezone": timezone_col, "phone": phone_col, "email": email_col}
+    for name, col in optional.items():
+        if col in people.columns:
+            pairs[name] = np.repeat(np.asarray(people[col].to_list(), dtype=object), m).tolist()
     consent = nw.from_native(
-        check_consent_batch(ledger, pairs.to_native(), regime=regime, at=moment,
-                            suppressions=suppressions,
-                            timezone_col="timezone" if timezone_col in people.columns else None),
+        check_consent_batch(
+            ledger, nw.from_dict(pairs, backend=backend).to_native(), regime=regime, at=moment,
+            suppressions=suppressions, **{f"{name}_col": name for name in optional if name in pairs},
+        ),
         eager_only=True,
     )  # fmt: skip
-    allowed = np.asarray(consent["allowed"].to_numpy(), dtype=bool).reshape(n, m)
-    step = np.where(allowed, -1, 0)  # -1: still in; else the index of the step that refused
-    # Step 3 (before 2: it needs no history): conditions and rules.
+    consented = np.asarray(consent["allowed"].to_numpy(), dtype=bool).reshape(n, m)
+    # Step 2: contact, each offer judged on its own against the history.
+    allowed = np.zeros((n, m), dtype=bool)
+    past = None if history is None else eager_frame(history, argument="history")
+    direction = direction_col if past is not None and direction_col in past.columns else None
+    for k, offer in enumerate(items):
+        rows = np.flatnonzero(consented[:, k])
+        if not len(rows):
+            continue
+        candidates = nw.from_dict(
+            {
+                customer_col: id_values[rows].tolist(),
+                "datetime": [moment] * len(rows),
+                "channel": [offer.channel.value] * len(rows),
+                "purpose": [offer.purpose] * len(rows),
+            },
+            backend=backend,
+        )
+        planned = nw.from_native(
+            policy.plan(
+                candidates.to_native(), None if past is None else past.to_native(), customers,
+                customer_col=customer_col, timezone_col=timezone_col, priority_col=None,
+                value_col=None, direction_col=direction,
+            ),
+            eager_only=True,
+        )  # fmt: skip
+        allowed[rows, k] = np.asarray(planned["allowed"].to_numpy(), dtype=bool)
+    # Step 3: each offer's condition, and the rules that name it.
     applies = np.ones((n, m), dtype=bool)
     for k, offer in enumerate(items):
         if offer.when is not None:
@@ -407,10 +441,12 @@ def next_best_actions(
     if rules is not None:
         named = np.zeros((n, m), dtype=bool)
         index = {offer.id: k for k, offer in enumerate(items)}
-        for rule in rules.rules:
-            if rule.active(moment) and rule.action in index:
-                named[:, index[rule.action]] |= rule.when.mask(people, now=moment, columns=columns)
+        active, fired = rules.fired(people, now=moment, columns=columns)
+        for j, rule in enumerate(active):
+            if rule.action in index:
+                named[:, index[rule.action]] |= fired[j]
         applies &= named
+    # Step 4: arbitration.
     score = np.zeros((n, m))
     for k, offer in enumerate(items):
         if isinstance(offer.propensity, Expr):
@@ -426,42 +462,13 @@ def next_best_actions(
             score[:, k] = np.nan_to_num(p, nan=0.0) * offer.value * offer.lever
         else:
             score[:, k] = offer.propensity * offer.value * offer.lever
-    # Step 2: contact. Candidates that passed consent and the rules, best score first per
-    # customer: the first `plan` keeps is the best allowed on its own (nothing before it was kept).
-    live = (step < 0) & applies
-    rows, cols = np.nonzero(live)
-    id_values = np.asarray(ids.to_list(), dtype=object)
-    chosen = np.full(n, -1, np.int64)
-    contact_refused = np.zeros((n, m), dtype=bool)
-    if len(rows):
-        candidates = nw.from_dict(
-            {
-                customer_col: id_values[rows].tolist(),
-                "datetime": [moment] * len(rows),
-                "channel": [items[k].channel.value for k in cols],
-                "purpose": [items[k].purpose for k in cols],
-                "priority": score[rows, cols],
-                "value": -cols.astype(np.float64),  # ties: the offer listed first
-            },
-            backend=people.implementation,
-        )
-        planned = nw.from_native(
-            policy.plan(candidates.to_native(), history, customers, customer_col=customer_col,
-                        timezone_col=timezone_col),
-            eager_only=True,
-        )  # fmt: skip
-        ok = np.asarray(planned["allowed"].to_numpy(), dtype=bool)
-        contact_refused[rows[~ok], cols[~ok]] = True
-        # Per customer, the best allowed: highest score, then the offer listed first.
-        good_rows, good_cols = rows[ok], cols[ok]
-        order = np.lexsort((good_cols, -score[good_rows, good_cols], good_rows))
-        first = (
-            np.r_[True, good_rows[order][1:] != good_rows[order][:-1]]
-            if len(order)
-            else (np.zeros(0, bool))
-        )
-        chosen[good_rows[order][first]] = good_cols[order][first]
-    step = np.where(step >= 0, step, np.where(contact_refused, 1, np.where(~applies, 2, 3)))
+    step = np.where(~consented, 0, np.where(~allowed, 1, np.where(~applies, 2, 3)))
+    contest = np.where(step == 3, score, -np.inf)
+    chosen = np.where(
+        np.isfinite(contest.max(axis=1, initial=-np.inf)),
+        np.argmax(contest, axis=1) if m else 0,
+        -1,
+    )  # argmax: ties go to the first
     # One text per distinct pattern of steps (base 5: 4 for the chosen offer).
     pattern = np.where(np.arange(m)[None, :] == chosen[:, None], 4, step)
     packed = np.zeros(n, dtype=object if m > 25 else np.int64)
@@ -476,11 +483,12 @@ def next_best_actions(
     decided = build_frame(
         {
             "action": Text(chosen, np.array([o.id for o in items] or [""], dtype=str)),
-            "score": np.where(chosen >= 0, score[np.arange(n), np.maximum(chosen, 0)], np.nan),
+            "score": np.where(chosen >= 0, score[np.arange(n), np.maximum(chosen, 0)], np.nan)
+            if m else np.full(n, np.nan),
             "rejected": Text(inverse.reshape(-1), np.array(texts or [""], dtype=str)),
         },
         backend_of(people),
-    )
+    )  # fmt: skip
     return nw.concat(
         [people.select(customer_col), nw.from_native(decided, eager_only=True)], how="horizontal"
     ).to_native()

@@ -368,12 +368,7 @@ class RuleSet:
                 column=clash[0],
                 hint="rename or drop it first",
             )
-        moment = None if now is None else to_datetime(now, argument="now")
-        rules = [rule for rule in self.rules if rule.active(moment)]
-        n = len(data)
-        held = np.zeros((len(rules), n), dtype=bool)
-        for k, rule in enumerate(rules):
-            held[k] = rule.when.mask(data, now=moment, columns=columns)
+        rules, held = self._held(data, now, columns)
         chosen, fired = self._choose(rules, held)
         names = np.array([r.name for r in rules] + [""], dtype=object)
         actions = np.array([r.action for r in rules] + [""], dtype=object)
@@ -388,6 +383,28 @@ class RuleSet:
         return nw.concat(
             [data, nw.from_native(decided, eager_only=True)], how="horizontal"
         ).to_native()
+
+    def fired(
+        self, frame: Frame, *, now: object = None, columns: Mapping[str, str] | None = None
+    ) -> tuple[tuple[Rule, ...], npt.NDArray[np.bool_]]:
+        """The active rules, and per rule and row whether it counts as fired (as in `decide`).
+
+        For "first_match" only the first rule that holds fires; for the other
+        strategies every rule that holds does.
+        """
+        data = eager_frame(frame, argument="frame")
+        rules, held = self._held(data, now, columns)
+        return tuple(rules), self._choose(rules, held)[1]
+
+    def _held(
+        self, data: Any, now: object, columns: Mapping[str, str] | None
+    ) -> tuple[list[Rule], npt.NDArray[np.bool_]]:
+        moment = None if now is None else to_datetime(now, argument="now")
+        rules = [rule for rule in self.rules if rule.active(moment)]
+        held = np.zeros((len(rules), len(data)), dtype=bool)
+        for k, rule in enumerate(rules):
+            held[k] = rule.when.mask(data, now=moment, columns=columns)
+        return rules, held
 
     def _choose(
         self, rules: Sequence[Rule], held: npt.NDArray[np.bool_]
@@ -413,9 +430,11 @@ class RuleSet:
             return chosen, held
         actions = list(dict.fromkeys(r.action for r in rules))
         votes = np.zeros((len(actions), n))
+        voted = np.zeros((len(actions), n), dtype=bool)
         for j, rule in enumerate(rules):
             votes[actions.index(rule.action)] += held[j] * rule.weight
-        votes[:, ~anything] = -np.inf
+            voted[actions.index(rule.action)] |= held[j]
+        votes[~voted] = -np.inf  # an action no rule voted for on a row is not in the running
         winner = np.argmax(votes, axis=0)  # ties: the first action to appear
         for j, rule in enumerate(rules):
             # The first rule voting for the winning action stands for it.
