@@ -211,6 +211,18 @@ def _offers(offers: object) -> tuple[Offer, ...]:
     return items
 
 
+def _parts(offers: object, ledger: object, policy: object, rules: object) -> tuple[Offer, ...]:
+    """The offers, once every part of a decision is checked to be what it must be."""
+    items = _offers(offers)
+    if not isinstance(ledger, ConsentLedger):
+        raise ValidationError("ledger must be a ConsentLedger", column="ledger")
+    if not isinstance(policy, ContactPolicy):
+        raise ValidationError("policy must be a ContactPolicy", column="policy")
+    if rules is not None and not isinstance(rules, RuleSet):
+        raise ValidationError("rules must be a RuleSet or None", column="rules")
+    return items
+
+
 def _context(customer: Customer, context: object) -> object:
     if context is not None:
         return context
@@ -256,13 +268,7 @@ def next_best_action(
     if not isinstance(customer, Customer):
         raise ValidationError(f"customer must be a Customer, got {type(customer).__name__}",
                               column="customer")  # fmt: skip
-    items = _offers(offers)
-    if not isinstance(ledger, ConsentLedger):
-        raise ValidationError("ledger must be a ConsentLedger", column="ledger")
-    if not isinstance(policy, ContactPolicy):
-        raise ValidationError("policy must be a ContactPolicy", column="policy")
-    if rules is not None and not isinstance(rules, RuleSet):
-        raise ValidationError("rules must be a RuleSet or None", column="rules")
+    items = _parts(offers, ledger, policy, rules)
     moment = to_datetime(now, argument="now")
     past = list(history)
     seen = _context(customer, context)
@@ -375,13 +381,7 @@ def next_best_actions(
         id, missing when none), `score`, and `rejected` (for each offer not
         chosen, "id: step", joined by "; ").
     """
-    items = _offers(offers)
-    if not isinstance(ledger, ConsentLedger):
-        raise ValidationError("ledger must be a ConsentLedger", column="ledger")
-    if not isinstance(policy, ContactPolicy):
-        raise ValidationError("policy must be a ContactPolicy", column="policy")
-    if rules is not None and not isinstance(rules, RuleSet):
-        raise ValidationError("rules must be a RuleSet or None", column="rules")
+    items = _parts(offers, ledger, policy, rules)
     moment = to_datetime(now, argument="now")
     people = eager_frame(customers, argument="customers")
     n, m = len(people), len(items)
