@@ -77,7 +77,6 @@ from __future__ import annotations
 
 import enum
 import math
-import operator
 import types
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
@@ -88,6 +87,7 @@ import numpy as np
 import numpy.typing as npt
 
 from relmark._backends import Column, Text, build_frame, resolve_backend
+from relmark._checks import integer
 from relmark._frames import Frame, utc_column
 from relmark._time import (
     TimeLike,
@@ -353,24 +353,6 @@ class SyntheticData:
         )
 
 
-def _integer(value: object, name: str, *, minimum: int) -> int:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        number = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise ValidationError(
-            f"{name} must be an integer, got {type(value).__name__}",
-            column=name,
-            value=value,
-        ) from None
-    if number < minimum:
-        raise ValidationError(
-            f"{name} must be at least {minimum}, got {number}", column=name, value=value
-        )
-    return number
-
-
 def _real(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValidationError(
@@ -607,8 +589,8 @@ def make_synthetic(
         relmark.exceptions.ValidationError: n_customers must be at least 1, got 0 (column 'n_customers')
     """
     # Validate everything before any work is done.
-    n = _integer(n_customers, "n_customers", minimum=1)
-    seed_value = _integer(seed, "seed", minimum=0)
+    n = integer(n_customers, "n_customers", minimum=1)
+    seed_value = integer(seed, "seed", minimum=0)
     start_dt = to_datetime(start, argument="start").in_timezone("UTC")
     end_dt = to_datetime(end, argument="end").in_timezone("UTC")
     start_us, end_us = _as_us(start, "start"), _as_us(end, "end")
@@ -644,7 +626,7 @@ def make_synthetic(
     same_day = _share(same_day_share, "same_day_share", below_one=True)
     reach_share = _share(reach, "reach")
     click_share = _share(click_rate, "click_rate")
-    campaigns = _integer(n_campaigns, "n_campaigns", minimum=0)
+    campaigns = integer(n_campaigns, "n_campaigns", minimum=0)
     channel_names = tuple(_channel(c) for c in _labels(channels, "channels"))
     purpose_names = _labels(purposes, "purposes")
     zones = tuple(
@@ -658,8 +640,8 @@ def make_synthetic(
             hint="use 'int' or 'str'",
         )
     chosen = resolve_backend(backend)
-    items_n = _integer(n_items, "n_items", minimum=1)
-    tastes = _integer(n_tastes, "n_tastes", minimum=1)
+    items_n = integer(n_items, "n_items", minimum=1)
+    tastes = integer(n_tastes, "n_tastes", minimum=1)
     if tastes > items_n:
         raise ValidationError(
             f"n_tastes ({tastes}) must be at most n_items ({items_n})",

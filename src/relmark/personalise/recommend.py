@@ -62,7 +62,6 @@ Examples:
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Sequence
 from typing import Any, Final, Literal, Self, TypeAlias
 
@@ -73,6 +72,7 @@ import numpy.typing as npt
 from scipy import sparse
 
 from relmark._backends import Backend, Column, Text, backend_of, build_frame
+from relmark._checks import integer
 from relmark._frames import (
     Frame,
     column,
@@ -192,19 +192,7 @@ def _requested(ids: object, *, like: Ids, argument: str) -> Ids:
 
 def _count(value: object, name: str, *, minimum: int = 1) -> int:
     """An integer option >= `minimum`, or `ValidationError`."""
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        number = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise ValidationError(
-            f"{name} must be an integer, got {type(value).__name__}", column=name, value=value
-        ) from None
-    if number < minimum:
-        raise ValidationError(
-            f"{name} must be at least {minimum}, got {number}", column=name, value=value
-        )
-    return number
+    return integer(value, name, minimum=minimum)
 
 
 def _flag(value: object, name: str) -> bool:
