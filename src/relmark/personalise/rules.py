@@ -430,12 +430,15 @@ class RuleSet:
             return chosen, held
         actions = list(dict.fromkeys(r.action for r in rules))
         votes = np.zeros((len(actions), n))
-        voted = np.zeros((len(actions), n), dtype=bool)
-        for j, rule in enumerate(rules):
-            votes[actions.index(rule.action)] += held[j] * rule.weight
-            voted[actions.index(rule.action)] |= held[j]
-        votes[~voted] = -np.inf  # an action no rule voted for on a row is not in the running
-        winner = np.argmax(votes, axis=0)  # ties: the first action to appear
+        first = np.full((len(actions), n), k)  # per action and row, the first rule voting for it
+        for j in reversed(range(k)):
+            a = actions.index(rules[j].action)
+            votes[a] += held[j] * rules[j].weight
+            first[a, held[j]] = j
+        votes[first == k] = -np.inf  # an action no rule voted for on a row is not in the running
+        # Ties go to the action whose first vote on the row came first, as `decide` has it.
+        tied = votes == votes.max(axis=0)
+        winner = np.argmin(np.where(tied, first, k + 1), axis=0)
         for j, rule in enumerate(rules):
             # The first rule voting for the winning action stands for it.
             mine = held[j] & (winner == actions.index(rule.action)) & ~chosen.any(axis=0)
