@@ -316,6 +316,9 @@ class Expr:
     def __str__(self) -> str:
         return self._text()
 
+    def __repr__(self) -> str:
+        return f"parse({str(self)!r})"
+
     def _text(self) -> str:
         raise NotImplementedError
 
@@ -401,9 +404,6 @@ class Const(Expr):
         value = self.value
         return lambda _: value
 
-    def __repr__(self) -> str:
-        return f"parse({str(self)!r})"
-
 
 @attrs.frozen(repr=False)
 class Path(Expr):
@@ -437,9 +437,6 @@ class Path(Expr):
             return _absent(context)
 
         return many
-
-    def __repr__(self) -> str:
-        return f"parse({str(self)!r})"
 
 
 @attrs.frozen(repr=False)
@@ -478,9 +475,6 @@ class Unary(Expr):
             return -value
 
         return negate
-
-    def __repr__(self) -> str:
-        return f"parse({str(self)!r})"
 
 
 @attrs.frozen(repr=False)
@@ -553,9 +547,6 @@ class Binary(Expr):
             return member
         return _arithmetic(op, left, right, text)
 
-    def __repr__(self) -> str:
-        return f"parse({str(self)!r})"
-
 
 @attrs.frozen(repr=False)
 class Matches(Expr):
@@ -587,9 +578,6 @@ class Matches(Expr):
 
         return matches
 
-    def __repr__(self) -> str:
-        return f"parse({str(self)!r})"
-
 
 @attrs.frozen(repr=False)
 class ListOf(Expr):
@@ -612,9 +600,6 @@ class ListOf(Expr):
             constant = [item.value for item in self.items if isinstance(item, Const)]
             return lambda _: constant
         return lambda c: [item(c) for item in items]
-
-    def __repr__(self) -> str:
-        return f"parse({str(self)!r})"
 
 
 @attrs.frozen(repr=False)
@@ -639,9 +624,6 @@ class Call(Expr):
 
     def _compiled(self, now: pendulum.DateTime | None) -> _Getter:
         return _function(self.name, [a._compiled(now) for a in self.args], now, str(self))
-
-    def __repr__(self) -> str:
-        return f"parse({str(self)!r})"
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -826,10 +808,9 @@ def _comparison(op: str, left_node: Expr, right_node: Expr, now: pendulum.DateTi
 
         return number
     if constant.__class__ is str:
-        getter = left if name is None else None
 
         def string(c: object) -> bool:
-            value = c.get(name) if getter is None and c.__class__ is dict else left(c)
+            value = c.get(name) if name is not None and c.__class__ is dict else left(c)
             if value.__class__ is str:
                 return compare(value, constant)  # type: ignore[no-any-return]
             return slow(value, constant)
@@ -975,10 +956,6 @@ def _reads_frame(node: Expr) -> bool:
     return any(_reads_frame(child) for child in node._children())
 
 
-def _lit(value: Value) -> nw.Expr:
-    return nw.lit(value)
-
-
 class _Frame:
     """An `Expr` as one narwhals expression over a frame.
 
@@ -1012,6 +989,11 @@ class _Frame:
             return _Built(expr.cast(nw.Boolean()), "bool")
         return _Built(expr, kind)
 
+    def distinct(self, expr: nw.Expr) -> list[Value]:
+        """The distinct values `expr` takes on the frame (for work done once per value)."""
+        values: list[Value] = self.frame.select(expr.alias("__v"))["__v"].unique().to_list()
+        return values
+
     def _all_bool(self, name: str) -> bool:
         values = self.frame[name].unique().to_list()
         return bool(values) and all(v is None or isinstance(v, bool) for v in values)
@@ -1025,14 +1007,14 @@ class _Frame:
                 hint="use the list on the right of `in`",
             )
         kind = _kind_of(value)
-        return _Built(_lit(value), "any" if kind == "missing" else kind, True, value)
+        return _Built(nw.lit(value), "any" if kind == "missing" else kind, True, value)
 
     def truth(self, built: _Built, node: Expr) -> nw.Expr:
         """True where `built` is true; a missing value is false."""
         if built.constant:
             if built.value is not None and not isinstance(built.value, bool):
                 raise _kind_error(str(node), "true or false", built.value)
-            return _lit(built.value is True)
+            return nw.lit(built.value is True)
         if built.kind not in ("bool", "any"):
             raise ValidationError(f"{node}: expected true or false, got a {built.kind}",
                                   column="rule")  # fmt: skip
@@ -1076,7 +1058,7 @@ class _Frame:
             if op not in ("==", "!=") and "bool" in (left.kind, right.kind):
                 raise ValidationError(f"{node}: bool values have no order", column="rule")
             if (left.constant and left.value is None) or (right.constant and right.value is None):
-                return _Built(_lit(False), "bool")
+                return _Built(nw.lit(False), "bool")
             compared = {
                 "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
                 "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
@@ -1106,15 +1088,15 @@ class _Frame:
             if left.kind == "number":
                 found = left.expr.cast(nw.Float64()).is_in([float(v) for v in values])
             else:
-                found = left.expr.is_in(values) if values else _lit(False)
+                found = left.expr.is_in(values) if values else nw.lit(False)
         elif not _reads_frame(right) and isinstance(self.constant(right).value, str):
             # `x in "text"`: whether each value is part of the text, decided per distinct value.
             if left.kind not in ("string", "any"):
                 raise ValidationError(f"{node}: `in` a string needs a string", column="rule")
             text = self.constant(right).value
-            values = self.frame.select(left.expr.alias("__v"))["__v"].unique().to_list()
+            values = self.distinct(left.expr)
             hits = [v for v in values if isinstance(v, str) and v in text]
-            found = left.expr.is_in(hits) if hits else _lit(False)
+            found = left.expr.is_in(hits) if hits else nw.lit(False)
         else:
             raise ValidationError(
                 f"on a frame, `in` takes a written-out list or a string: {node}",
@@ -1130,9 +1112,9 @@ class _Frame:
         if left.kind not in ("string", "any"):
             raise ValidationError(f"{node}: `matches` needs a string", column="rule")
         search = _regex(node.pattern).search
-        values = self.frame.select(left.expr.alias("__v"))["__v"].unique().to_list()
+        values = self.distinct(left.expr)
         hits = [v for v in values if isinstance(v, str) and search(v) is not None]
-        found = left.expr.is_in(hits).fill_null(False) if hits else _lit(False)
+        found = left.expr.is_in(hits).fill_null(False) if hits else nw.lit(False)
         return _Built(found.cast(nw.Boolean()), "bool")
 
     def call(self, node: Call) -> _Built:
@@ -1165,26 +1147,26 @@ class _Frame:
                 columns_first.append(built.expr)
             kind = kinds.pop() if kinds else "any"
             if not columns_first:
-                return _Built(_lit(None if last is None else last.value), kind, True,
+                return _Built(nw.lit(None if last is None else last.value), kind, True,
                               None if last is None else last.value)  # fmt: skip
             result = nw.coalesce(*columns_first) if len(columns_first) > 1 else columns_first[0]
             if last is not None:
-                result = nw.when(~result.is_null()).then(result).otherwise(_lit(last.value))
+                result = nw.when(~result.is_null()).then(result).otherwise(nw.lit(last.value))
             return _Built(result, kind)
         if name == "days_since":
             assert now is not None
             if args[0].kind == "datetime":
-                elapsed = (_lit(now) - args[0].expr).dt.total_microseconds()
+                elapsed = (nw.lit(now) - args[0].expr).dt.total_microseconds()
                 return _Built(elapsed / 86_400_000_000, "number")
             if args[0].kind not in ("date", "any"):
                 raise ValidationError(f"{node}: days_since() takes a date or a timestamp",
                                       column="rule")  # fmt: skip
             # Dates (or columns of no known kind): whole days, per distinct value, as evaluate.
             days = Call("days_since", (Path(("v",)),))._compiled(now)
-            values = self.frame.select(args[0].expr.alias("__v"))["__v"].unique().to_list()
+            values = self.distinct(args[0].expr)
             known = [v for v in values if v is not None]
             if not known:  # every value is missing: so is the result
-                return _Built(nw.when(~args[0].expr.is_null()).then(_lit(0.0)), "number")
+                return _Built(nw.when(~args[0].expr.is_null()).then(nw.lit(0.0)), "number")
             found = [days({"v": v}) for v in known]
             mapped = args[0].expr.replace_strict(known, found, default=None,
                                                  return_dtype=nw.Float64())  # fmt: skip
@@ -1198,7 +1180,7 @@ class _Frame:
         if name in ("lower", "upper", "trim"):
             # Python's own case mapping and whitespace, per distinct value: the engines differ
             # from Python (and from each other) on letters such as "İ" and "ß".
-            values = self.frame.select(first.expr.alias("__v"))["__v"].unique().to_list()
+            values = self.distinct(first.expr)
             known = [v for v in values if isinstance(v, str)]
             if not known:  # every value is missing: so is the result
                 return _Built(first.expr, "string")
@@ -1218,15 +1200,15 @@ class _Frame:
         # Per distinct value, with Python's own str methods (the engines differ on edge cases).
         test = {"startswith": str.startswith, "endswith": str.endswith,
                 "contains": str.__contains__}[name]  # fmt: skip
-        values = self.frame.select(first.expr.alias("__v"))["__v"].unique().to_list()
+        values = self.distinct(first.expr)
         hits = [v for v in values if isinstance(v, str) and test(v, text)]
-        tested = first.expr.is_in(hits).fill_null(False) if hits else _lit(False)
+        tested = first.expr.is_in(hits).fill_null(False) if hits else nw.lit(False)
         return _Built(tested.cast(nw.Boolean()), "bool")
 
 
 def _present(built: _Built) -> nw.Expr:
     if built.constant:
-        return _lit(built.value is not None)
+        return nw.lit(built.value is not None)
     return ~built.expr.is_null()
 
 

@@ -190,11 +190,6 @@ def _requested(ids: object, *, like: Ids, argument: str) -> Ids:
     return array.astype(np.int64)
 
 
-def _count(value: object, name: str, *, minimum: int = 1) -> int:
-    """An integer option >= `minimum`, or `ValidationError`."""
-    return integer(value, name, minimum=minimum)
-
-
 def _flag(value: object, name: str) -> bool:
     if not isinstance(value, bool | np.bool_):
         raise ValidationError(
@@ -514,7 +509,7 @@ class ItemKNNRecommender:
         )
 
     def _check_options(self) -> tuple[int, str, float]:
-        k = _count(self.k, "k")
+        k = integer(self.k, "k", minimum=1)
         if self.similarity not in SIMILARITIES:
             raise ValidationError(
                 f"unknown similarity {self.similarity!r}",
@@ -611,7 +606,7 @@ class ItemKNNRecommender:
                 type than the fitted ids.
         """
         self._fitted("recommend")
-        count = _count(n, "n")
+        count = integer(n, "n", minimum=1)
         exclude = _flag(exclude_seen, "exclude_seen")
         wanted = _requested(customer_ids, like=self.customers_, argument="customer_ids")
         rows = _lookup(self.customers_, wanted)
@@ -666,7 +661,7 @@ class ItemKNNRecommender:
             ValidationError: if `n` < 1 or the item is unknown.
         """
         self._fitted("list similar items")
-        count = _count(n, "n")
+        count = integer(n, "n", minimum=1)
         wanted = _requested([item_id], like=self.items_, argument="item_id")
         order = np.argsort(self.items_, kind="stable")
         found = _lookup(self.items_[order], wanted)
@@ -758,7 +753,7 @@ def segment_popularity(
         1            2     1   honey    0.0
         2            3     1     tea    0.0
     """
-    count = _count(n, "n")
+    count = integer(n, "n", minimum=1)
     exclude = _flag(exclude_seen, "exclude_seen")
     read = _read_interactions(
         interactions, customer_col=customer_col, item_col=item_col, weight_col=None
@@ -953,7 +948,7 @@ def evaluate_recommender(
         >>> evaluate_recommender(recs, holdout, k=2)
         RecommenderScores(precision=0.25, recall=0.5, hit_rate=0.5, customers=2, k=2)
     """
-    cut = _count(k, "k")
+    cut = integer(k, "k", minimum=1)
     recs = eager_frame(recommendations, argument="recommendations")
     truth = eager_frame(holdout, argument="holdout")
     r_customer, r_customers = _ids(recs, customer_col, argument="customer_col")
