@@ -33,18 +33,17 @@ Run it as::
 from __future__ import annotations
 
 import argparse
-import gc
 import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 import pendulum
 import polars as pl
+from _timing import best_of
 
 from relmark.consent import (
     CASL,
@@ -133,16 +132,6 @@ def make_requests(subjects: int, per_subject: int, seed: int) -> pd.DataFrame:
     )
 
 
-def best(call: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10k subjects, 100k events")
@@ -203,9 +192,9 @@ def main() -> int:
                 f"batch and loop disagree on {len(mismatch)} rows, e.g. {sample.iloc[mismatch[0]]}"
             )
             return 1
-        loop_s = best(lambda r=regime: loop(sample, r), 1) / len(sample)
+        loop_s = best_of(1, lambda r=regime: loop(sample, r))[0] / len(sample)
         for label, frame in (("batch, pandas", requests), ("batch, polars", polars_requests)):
-            seconds = best(lambda f=frame, r=regime: batch(f, r), args.repeat)
+            seconds = best_of(args.repeat, lambda f=frame, r=regime: batch(f, r))[0]
             print(f"| {name} | {label} | {n:,} | {seconds:.3f} | {n / seconds:,.0f} |"
                   f" {seconds / n / loop_s:.4f} |")  # fmt: skip
         print(f"| {name} | per-row loop (sample of {len(sample):,}) | {len(sample):,} |"

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import platform
 import statistics
 import sys
@@ -49,6 +48,7 @@ import numpy as np
 import pandas as pd
 import pendulum
 import polars as pl
+from _timing import best_of
 
 from relmark.contact import ContactPolicy, FrequencyCap, MinimumGap, QuietHours, Window
 from relmark.models import Customer, Touchpoint
@@ -99,16 +99,6 @@ def make_frames(customers: int, touchpoints: int, candidates: int) -> dict[str, 
     })  # fmt: skip
     people = pd.DataFrame({"customer_id": np.arange(customers), "timezone": text(customers, ZONES)})
     return {"candidates": wanted, "history": history, "customers": people}
-
-
-def best_of(repeat: int, run: Any) -> tuple[float, Any]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        gc.collect()
-        begin = time.perf_counter()
-        out = run()
-        best = min(best, time.perf_counter() - begin)
-    return best, out
 
 
 def loop_plan(frames: dict[str, pd.DataFrame], on_block: str) -> dict[int, Any]:

@@ -25,31 +25,19 @@ Run it as::
 from __future__ import annotations
 
 import argparse
-import gc
 import platform
 import sys
-import time
-from collections.abc import Callable
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 import polars as pl
 import rule_engine
+from _timing import best_of
 
 from relmark.personalise import parse
 
 TEXT: Final = 'age >= 30 and country == "CA" and spend > 100'
-
-
-def best_of(repeat: int, run: Callable[[], Any]) -> tuple[float, Any]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        gc.collect()
-        begin = time.perf_counter()
-        out = run()
-        best = min(best, time.perf_counter() - begin)
-    return best, out
 
 
 def columns(n: int, seed: int) -> dict[str, np.ndarray[Any, Any]]:
