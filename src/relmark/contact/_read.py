@@ -6,6 +6,7 @@ is checked here, before any work, and turned into the kernel's arrays.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import zoneinfo
 from collections.abc import Sequence
@@ -252,20 +253,35 @@ def _wished_caps(
     )
     no_per = per_col.is_null().to_numpy()
     counts, pers = count_col.to_list(), per_col.to_list()
-    for row, code in enumerate(who.tolist()):
-        if no_count[row] and no_per[row]:
-            continue
+    # Each distinct (max_messages, per) pair is checked once: building a rule costs microseconds.
+    checked: dict[tuple[object, object], tuple[int, str]] = {}
+    for row in np.flatnonzero(~(no_count & no_per)).tolist():
         count = None if no_count[row] else counts[row]
         per = None if no_per[row] else pers[row]
-        if isinstance(count, float) and count.is_integer():  # an integer column with gaps
-            count = int(count)
         try:
-            cap = FrequencyCap(count, Window.calendar(per))  # type: ignore[arg-type]
-        except ValidationError as error:
-            raise ValidationError(
-                f"customers: {error.message}", column="max_messages", row=row,
-                value=(count, per), hint="for example max_messages=2 and per='week'",
-            ) from None  # fmt: skip
+            found = checked.get((count, per))
+        except TypeError:  # an unhashable value: the check below names it
+            found = None
+        if found is None:
+            found = _wish(count, per, row)
+            with contextlib.suppress(TypeError):
+                checked[(count, per)] = found
+        code = int(who[row])
         if code >= 0:
-            limit[code], unit[code] = cap.limit, per
+            limit[code], unit[code] = found
     return limit, unit
+
+
+def _wish(count: object, per: object, row: int) -> tuple[int, str]:
+    """One customer's maximum as (limit, unit), checked as the record face checks it."""
+    if isinstance(count, float) and count.is_integer():  # an integer column with gaps
+        count = int(count)
+    try:
+        cap = FrequencyCap(count, Window.calendar(per))  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ValidationError(
+            f"customers: {error.message}", column="max_messages", row=row,
+            value=(count, per), hint="for example max_messages=2 and per='week'",
+        ) from None  # fmt: skip
+    assert isinstance(per, str)
+    return cap.limit, per
